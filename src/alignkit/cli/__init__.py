@@ -1,0 +1,1 @@
+"""Layer 5: the ``alignkit`` command line. One module per command, each imported only when run."""

@@ -1,0 +1,77 @@
+"""What a model returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "error"]
+"""Why generation ended: a natural end or stop string, the token limit, a provider filter, a tool
+call, or an error (then :attr:`Completion.error` says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one call (all choices together)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One sampled answer."""
+
+    text: str
+    finish_reason: FinishReason = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A model's answer to one prompt: one or more choices, token usage and provenance.
+
+    ``str(completion)`` is the first choice's text, so code written for models that return strings
+    (``is_harmful(model.generate(prompt))``) works unchanged.
+    """
+
+    choices: tuple[Choice, ...]
+    model: str  # the provider spec that produced it, e.g. "mock/echo" or "hf/./ckpt"
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None  # set when the provider failed for this prompt (finish_reason "error")
+    latency_s: float | None = None  # wall time of the call that produced it, when measured
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text if self.choices else ""
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return self.choices[0].finish_reason if self.choices else "error"
+
+    @property
+    def ok(self) -> bool:
+        """False when the provider failed: an error must never be mistaken for an answer."""
+        return self.error is None and self.finish_reason != "error"
+
+    def __str__(self) -> str:
+        return self.text
+
+    @classmethod
+    def of(cls, text: str, model: str, finish_reason: FinishReason = "stop", **kw: Any) -> Completion:
+        """A single-choice completion."""
+        return cls(choices=(Choice(text, finish_reason),), model=model, **kw)
+
+    @classmethod
+    def failed(cls, model: str, error: str) -> Completion:
+        """A completion that records a failure instead of raising (for batch and scan use)."""
+        return cls(choices=(Choice("", "error"),), model=model, error=error)
