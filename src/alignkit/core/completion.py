@@ -49,6 +49,8 @@ class Completion:
     error: str | None = None  # set when the provider failed for this prompt (finish_reason "error")
     latency_s: float | None = None  # wall time of the call that produced it, when measured
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The exception behind ``error``, kept so on_error="raise" re-raises it with its own type.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -72,6 +74,7 @@ class Completion:
         return cls(choices=(Choice(text, finish_reason),), model=model, **kw)
 
     @classmethod
-    def failed(cls, model: str, error: str) -> Completion:
+    def failed(cls, model: str, error: str | BaseException) -> Completion:
         """A completion that records a failure instead of raising (for batch and scan use)."""
-        return cls(choices=(Choice("", "error"),), model=model, error=error)
+        exc = error if isinstance(error, BaseException) else None
+        return cls(choices=(Choice("", "error"),), model=model, error=str(error), exception=exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Coroutine, Mapping, Sequence
@@ -147,12 +148,14 @@ class ModelBase(ABC):
         except ProviderError as e:
             if on_error == "raise":
                 raise
-            return [Completion.failed(self._info.spec, str(e)) for _ in msgs]
+            return [Completion.failed(self._info.spec, e) for _ in msgs]
         if len(out) != len(msgs):
             raise ProviderError(f"{self._info.spec} returned {len(out)} answers for {len(msgs)} prompts")
         if on_error == "raise":
             for c in out:
                 if not c.ok:
+                    if c.exception is not None:
+                        raise c.exception
                     raise ProviderError(f"{self._info.spec} failed: {c.error}")
         elapsed = time.perf_counter() - start
         return [c if c.latency_s is not None else _with_latency(c, elapsed) for c in out]
@@ -211,4 +214,4 @@ class ModelBase(ABC):
 
 
 def _with_latency(c: Completion, seconds: float) -> Completion:
-    return Completion(c.choices, c.model, c.usage, c.error, seconds, c.metadata)
+    return dataclasses.replace(c, latency_s=seconds)

@@ -128,7 +128,7 @@ class OpenAIModel(ModelBase):
         out: list[Completion] = []
         for r in results:
             if isinstance(r, ProviderError):
-                out.append(Completion.failed(self.info.spec, str(r)))
+                out.append(Completion.failed(self.info.spec, r))
             elif isinstance(r, BaseException):
                 raise r
             else:

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from alignkit.cli.main import COMMANDS, cli
+from alignkit.providers.mock import REFUSAL, MockModel
+from tests.conftest import needs_embedded, read_json_lines
+from tests.helpers.openai_server import OpenAICompatServer
+
+
+def run(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_help_lists_every_command_and_each_has_help() -> None:
+    out = run("--help")
+    assert out.exit_code == 0
+    for name in COMMANDS:
+        assert name in out.output
+        sub = run(name, "--help")
+        assert sub.exit_code == 0 and "Usage: " in sub.output and len(sub.output) > 200, name
+
+
+def test_version() -> None:
+    from alignkit import __version__
+
+    assert __version__ in run("--version").output
+
+
+def test_chat_one_shot_and_json() -> None:
+    assert run("chat", "mock/echo", "hello there").output == "hello there\n"
+    data = json.loads(run("chat", "mock/echo", "one two three", "--max-tokens", "2", "--json").output)
+    assert data["text"] == "one two" and data["finish_reason"] == "length" and data["model"] == "mock/echo"
+    assert run("chat", "mock/fixed", "x", "-M", "text=configured").output == "configured\n"
+
+
+def test_chat_system_prompt_reaches_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    model = MockModel.from_callable(lambda p: "ok")
+    monkeypatch.setattr("alignkit.cli.chat.load_model", lambda spec, args: model)
+    run("chat", "mock/x", "hi", "--system", "be brief")
+    seen = [m.role for m in model.calls[0]]
+    assert seen == ["system", "user"]
+
+
+def test_chat_interactive_keeps_history_and_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = MockModel.from_callable(lambda p: f"re: {p}")
+    monkeypatch.setattr("alignkit.cli.chat.load_model", lambda spec, args: model)
+    out = run("chat", "mock/x", input="first\nsecond\n/reset\nthird\n/exit\nnever\n")
+    assert out.stdout.splitlines() == ["re: first", "re: second", "re: third"]
+    assert "(conversation cleared)" in out.stderr
+    assert [len(c) for c in model.calls] == [1, 3, 1]  # history grows, /reset clears it
+
+
+def test_errors_are_messages_not_tracebacks() -> None:
+    out = CliRunner().invoke(cli, ["chat", "mokc/echo", "hi"])
+    assert out.exit_code == 1
+    assert "Error: unknown provider 'mokc'. Did you mean 'mock'?" in out.output
+    assert "Traceback" not in out.output
+    out = CliRunner().invoke(cli, ["chat", "mock/echo", "hi", "-M", "oops"])
+    assert out.exit_code == 1 and "key=value" in out.output
+    out = CliRunner().invoke(cli, ["chat", "mock/echo", "hi", "--temperature", "-1"])
+    assert out.exit_code == 2 and "--temperature" in out.output
+
+
+def test_models_inventory() -> None:
+    data = json.loads(run("models", "--json").output)
+    names = [p["name"] for p in data["providers"]]
+    assert names == sorted(names) and {"mock", "hf", "embedded", "openai"} <= set(names)
+    assert data["shortcuts"]["smollm2"] == "embedded/smollm2-135m-instruct"
+    assert "installed" in data["embedded"]
+    text = run("models").output
+    assert "Providers" in text and "Embedded default" in text
+
+
+def test_models_lists_hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    snap = tmp_path / "models--org--tiny" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{}")
+    (tmp_path / "models--org--incomplete").mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    data = json.loads(run("models", "--json").output)
+    assert data["hf_cache"]["models"] == ["hf/org/tiny"]
+
+
+def test_demo_with_a_mock_model_writes_answers(tmp_path: Path) -> None:
+    out_file = tmp_path / "answers.jsonl"
+    out = run("demo", "--model", "mock/refuse", "--output", str(out_file))
+    assert out.exit_code == 0
+    assert "Safety smoke run: mock/refuse" in out.output
+    rows = read_json_lines(out_file)
+    assert len(rows) == 8 and {r["kind"] for r in rows} == {"harmful", "benign"}
+    assert all(r["response"] == REFUSAL for r in rows)
+
+
+def test_chat_through_openai_provider_against_loopback_server(openai_server: OpenAICompatServer) -> None:
+    out = run("chat", "openai/any", "over the wire", "-M", f"base_url={openai_server.base_url}")
+    assert out.output == "over the wire\n"
+
+
+@needs_embedded
+def test_chat_with_the_embedded_model() -> None:
+    out = run("chat", "smollm2", "What is the capital of France?", "--max-tokens", "24")
+    assert "Paris" in out.output
+
+
+@needs_embedded
+def test_chat_with_embedded_model_through_openai_server(embedded_model: Any) -> None:
+    with OpenAICompatServer(embedded_model) as server:
+        out = run(
+            "chat",
+            "openai/smollm2",
+            "What is the capital of France?",
+            "--max-tokens",
+            "24",
+            "-M",
+            f"base_url={server.base_url}",
+        )
+    assert "Paris" in out.output
