@@ -85,7 +85,7 @@ def models(as_json: bool) -> None:
     else:
         console.print(f"  GGUF file:  {emb['gguf']}")
         console.print(
-            f"  checkpoint: {emb['checkpoint'] or 'not built yet (built on first use, about 15 s)'}"
+            f"  checkpoint: {emb['checkpoint'] or 'not built yet (built on first use, about 30 s)'}"
         )
     hub = inv["hf_cache"]
     console.print(f"\n[bold]Hugging Face cache[/bold] ({hub['folder']})")

