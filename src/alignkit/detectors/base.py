@@ -1,0 +1,160 @@
+"""What every detector is: a named, configured function from text to a :class:`~alignkit.core.Verdict`.
+
+One detector serves three users: a guard validator (with a policy and an action), a red-team judge
+(scoring attempts) and a rule-based reward for RL. Detectors are registered with ``@detector("name")``
+and built by name with :func:`get_detector`; each records its arguments so a verdict says exactly what
+produced it.
+
+Detectors are synchronous and CPU-cheap by design (sub-millisecond on a short text); ones that call a
+model (LLM judges) implement :meth:`Detector.adetect_batch` and are driven through the async API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from alignkit.core.errors import ConfigError
+from alignkit.core.records import Span, Verdict
+from alignkit.registry import Registry
+
+MAX_TEXT_CHARS = 1_000_000
+"""Texts longer than this are refused with a clear error rather than scanned: a request-size limit that
+keeps every detector's worst case bounded (all of them are linear in the text length)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a detector found in one text, before its threshold turns it into a verdict."""
+
+    score: float  # 0 clean .. 1 certain
+    label: str | None = None
+    categories: Mapping[str, float] = field(default_factory=dict)
+    spans: tuple[Span, ...] = ()
+    reason: str = ""
+
+
+class Detector(ABC):
+    """Base class: implement :meth:`find` (and optionally :meth:`find_batch` for vectorized models)."""
+
+    name: ClassVar[str] = "detector"
+    default_threshold: ClassVar[float] = 0.5
+    #: What the detector inspects: "input" (prompts), "output" (answers) or "any".
+    applies_to: ClassVar[str] = "any"
+
+    def __init__(self, *, threshold: float | None = None, **args: Any) -> None:
+        t = self.default_threshold if threshold is None else threshold
+        if not 0.0 <= t <= 1.0:
+            raise ConfigError(f"{self.name}: threshold must be in [0, 1]; got {t}")
+        self.threshold = t
+        self.args: dict[str, Any] = {k: v for k, v in args.items() if v is not None}
+        if threshold is not None:
+            self.args["threshold"] = threshold
+
+    @property
+    def spec(self) -> str:
+        """Name and non-default arguments, e.g. ``toxicity(threshold=0.7)``: enough to rebuild it."""
+        if not self.args:
+            return self.name
+        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self.args.items()))
+        return f"{self.name}({inner})"
+
+    def __repr__(self) -> str:
+        return f"<detector {self.spec}>"
+
+    @abstractmethod
+    def find(self, text: str) -> Finding:
+        """Score one text."""
+
+    def find_batch(self, texts: Sequence[str]) -> list[Finding]:
+        """Score many texts; override when a vectorized path is faster."""
+        return [self.find(t) for t in texts]
+
+    def _verdict(self, f: Finding, ms: float) -> Verdict:
+        # model_construct: the detector's own values are already valid; skip re-validation on the hot path.
+        return Verdict.model_construct(
+            detector=self.spec,
+            score=f.score,
+            flagged=f.score >= self.threshold and f.score > 0.0,
+            label=f.label,
+            categories=dict(f.categories),
+            spans=f.spans,
+            reason=f.reason,
+            latency_ms=ms,
+        )
+
+    def detect(self, text: str) -> Verdict:
+        """Score one text and apply the threshold."""
+        check_text(text, self.name)
+        t = time.perf_counter()
+        f = self.find(text)
+        return self._verdict(f, (time.perf_counter() - t) * 1000)
+
+    def detect_batch(self, texts: Sequence[str]) -> list[Verdict]:
+        for text in texts:
+            check_text(text, self.name)
+        t = time.perf_counter()
+        found = self.find_batch(texts)
+        ms = (time.perf_counter() - t) * 1000 / max(1, len(texts))
+        return [self._verdict(f, ms) for f in found]
+
+    async def adetect_batch(self, texts: Sequence[str]) -> list[Verdict]:
+        """Async form; CPU detectors run in a worker thread so an event loop stays responsive."""
+        if len(texts) <= 4:
+            return self.detect_batch(texts)
+        return await asyncio.to_thread(self.detect_batch, texts)
+
+    def __call__(self, text: str) -> bool:
+        """``detector(text)`` is True when the text is flagged (for ``is_harmful(response)``-style code)."""
+        return self.detect(text).flagged
+
+
+def check_text(text: object, who: str) -> None:
+    if not isinstance(text, str):
+        raise ConfigError(f"{who}: expected a string to check, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(
+            f"{who}: text of {len(text):,} characters is over the {MAX_TEXT_CHARS:,} limit; "
+            "split it into parts (e.g. per document) and check each"
+        )
+
+
+DetectorFactory = Callable[..., Detector]
+
+detectors: Registry[DetectorFactory] = Registry(
+    "detector",
+    builtin_modules=(
+        "alignkit.detectors.pii",
+        "alignkit.detectors.secrets",
+        "alignkit.detectors.learned",
+        "alignkit.detectors.refusal",
+        "alignkit.detectors.rules",
+    ),
+)
+
+
+def detector(
+    name: str, *, aliases: Sequence[str] = (), description: str = ""
+) -> Callable[[DetectorFactory], DetectorFactory]:
+    """Register a detector class (or factory) under ``name``."""
+    return detectors.register(name, aliases=aliases, description=description)
+
+
+def get_detector(name: str, **args: Any) -> Detector:
+    """Build a registered detector by name (or alias) with its arguments."""
+    factory = detectors.get(name)
+    try:
+        return factory(**args)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise ConfigError(f"detector {name!r} does not take that argument ({e})") from None
+
+
+def max_finding(findings: Sequence[Finding]) -> Finding:
+    """The strongest of several findings (e.g. over a text and its de-obfuscated variants)."""
+    return max(findings, key=lambda f: f.score)

@@ -1,0 +1,136 @@
+"""Undo the cheap obfuscations that slip text past detectors.
+
+:func:`normalize` maps a text to a canonical form: Unicode NFKC (full-width and mathematical letters
+become plain ones), Unicode "tag" characters decoded to the ASCII they smuggle, zero-width and other
+invisible characters removed, and confusable letters from other scripts (Cyrillic "а", Greek "ο")
+mapped to their Latin look-alikes. :func:`variants` adds de-obfuscated readings of the same text
+(leetspeak, spaced-out letters, embedded base64, ROT13 when the text mentions it), so a detector can
+score each and keep the highest.
+
+Every step is a single pass (``str.translate`` or a regex without nested quantifiers): linear in the
+length of the text, whatever the text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+
+# Invisible or formatting characters used to split words: zero-width space/joiners, direction marks and
+# overrides, word joiner and invisible operators, BOM, soft hyphen, Mongolian vowel separator.
+_INVISIBLE = [
+    *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+    *range(0x200B, 0x2010),
+    *range(0x202A, 0x202F),
+    *range(0x2060, 0x2070),
+    *range(0xFE00, 0xFE10),  # variation selectors
+]
+# Unicode tag characters U+E0020..U+E007E mirror printable ASCII and render as nothing: decode them.
+_TAGS = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
+_TAGS.update({0xE0001: None, 0xE007F: None})
+
+# Letters from other scripts that look like Latin ones (the common subset of Unicode's confusables).
+_CONFUSABLE_PAIRS = (
+    "аa вb еe кk мm нh оo рp сc тt уy хx іi јj ѕs ԁd ӏl ԛq ԝw ъb ьb "
+    "АA ВB ЕE КK МM НH ОO РP СC ТT УY ХX ІI ЈJ ЅS "
+    "αa βb εe ηn ιi κk νv οo ρp τt υu χx γy ωw "
+    "ΑA ΒB ΕE ΖZ ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΥY ΧX "
+    "ɑa ɡg ɩi ɪi ʟl ɴn ʀr ʏy ᴀa ᴄc ᴅd ᴇe ᴊj ᴋk ᴍm ᴏo ᴘp ᴛt ᴜu ᴠv ᴡw ᴢz"
+)
+_CONFUSABLES = {ord(p[0]): p[1] for p in _CONFUSABLE_PAIRS.split()}
+
+_CANON = str.maketrans({**{cp: None for cp in _INVISIBLE}, **_TAGS, **_CONFUSABLES})
+
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "+": "t",
+        "€": "e",
+    }
+)
+# A word that mixes letters with leet digits/symbols, e.g. "h4ck", "b0mb", "k!ll", "@ss".
+_LEET_WORD = re.compile(r"[A-Za-z0-9@$!|+€]{2,40}")
+_HAS_LETTER = re.compile(r"[A-Za-z]")
+# Letters spaced out with one separator each: "k i l l", "b.o.m.b", "s-e-x" (3+ letters).
+_SPACED = re.compile(r"(?<![A-Za-z])[A-Za-z](?:[ .\-_*][A-Za-z]){2,}(?![A-Za-z])")
+_SEPARATORS = re.compile(r"[ .\-_*]")
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_\-]{24,}={0,2}")
+_ROT13_HINT = re.compile(r"rot[\s\-_]?13|caesar", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+MAX_VARIANTS = 6  # each variant costs one more classifier pass
+
+
+def normalize(text: str) -> str:
+    """Canonical form: NFKC, tag characters decoded, invisibles removed, confusables mapped to Latin."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_CANON)
+
+
+def deleet(text: str) -> str:
+    """Read leetspeak: ``h4ck th3 b4nk`` -> ``hack the bank`` (only in words that contain letters)."""
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if word.isalpha() or not _HAS_LETTER.search(word):
+            return word  # plain words and plain numbers stay as they are
+        return word.translate(_LEET)
+
+    return _LEET_WORD.sub(fix, text)
+
+
+def despace(text: str) -> str:
+    """Join letters spaced out to dodge word matching: ``k i l l`` -> ``kill``."""
+    return _SPACED.sub(lambda m: _SEPARATORS.sub("", m.group(0)), text)
+
+
+def decoded_base64(text: str, limit: int = 3) -> list[str]:
+    """Printable texts hidden as base64 runs in ``text`` (at most ``limit``)."""
+    out = []
+    for m in _B64.finditer(text):
+        run = m.group(0)
+        padded = run + "=" * (-len(run) % 4)
+        try:
+            raw = (base64.urlsafe_b64decode if ("-" in run or "_" in run) else base64.b64decode)(padded)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
+        printable = sum(c.isprintable() or c.isspace() for c in decoded)
+        if decoded and printable / len(decoded) > 0.95 and _HAS_LETTER.search(decoded):
+            out.append(decoded)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def variants(text: str) -> list[str]:
+    """The normalized text and its de-obfuscated readings, without duplicates, at most MAX_VARIANTS."""
+    base = normalize(text)
+    found = [base]
+    for v in (deleet(base), despace(base)):
+        if v != base and v not in found:
+            found.append(v)
+    for payload in decoded_base64(base):
+        found.append(normalize(payload))
+    if _ROT13_HINT.search(base):
+        found.append(codecs.decode(base, "rot_13"))
+    return found[:MAX_VARIANTS]
+
+
+def squash_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
