@@ -25,7 +25,7 @@ PATTERN_TIMEOUT_S = (
 
 @detector("regex_match", aliases=("regex", "guardrails/regex_match", "regex-match"))
 class RegexMatch(Detector):
-    """Pattern rule: ``must_match`` flags text that does NOT match; ``must_not_match`` flags text that does."""
+    """Pattern rule: ``must_match`` flags text that fails to match; ``must_not_match``, text that matches."""
 
     name = "regex_match"
 
