@@ -29,7 +29,7 @@ _INVISIBLE = [
     *range(0xFE00, 0xFE10),  # variation selectors
 ]
 # Unicode tag characters U+E0020..U+E007E mirror printable ASCII and render as nothing: decode them.
-_TAGS = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
+_TAGS: dict[int, int | None] = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
 _TAGS.update({0xE0001: None, 0xE007F: None})
 
 # Letters from other scripts that look like Latin ones (the common subset of Unicode's confusables).
