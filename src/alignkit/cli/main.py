@@ -17,6 +17,8 @@ from alignkit.core.errors import AlignkitError
 COMMANDS: dict[str, str] = {
     "chat": "alignkit.cli.chat:chat",
     "demo": "alignkit.cli.demo:demo",
+    "detect": "alignkit.cli.detect:detect",
+    "guard": "alignkit.cli.guard:guard",
     "models": "alignkit.cli.models:models",
 }
 
