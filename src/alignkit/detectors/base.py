@@ -47,6 +47,11 @@ class Detector(ABC):
     applies_to: ClassVar[str] = "any"
 
     def __init__(self, *, threshold: float | None = None, **args: Any) -> None:
+        if args and type(self).__init__ is Detector.__init__:
+            raise ConfigError(
+                f"detector {self.name!r} takes only threshold=...; "
+                f"unknown argument(s): {', '.join(sorted(args))}"
+            )
         t = self.default_threshold if threshold is None else threshold
         if not 0.0 <= t <= 1.0:
             raise ConfigError(f"{self.name}: threshold must be in [0, 1]; got {t}")

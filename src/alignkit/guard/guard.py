@@ -295,9 +295,10 @@ class Guard:
                     o.validated_output = self.refusal_message
                 else:
                     o.validated_output = res.text
-                if raise_on_exception and any(a.action == "exception" for a in res.actions):
+                raised = [a for a in res.actions if a.action == "exception"]
+                if raise_on_exception and raised:
                     raise GuardValidationError(
-                        f"{self.name}: an output validator failed ({res.failures[-1].reason})", o
+                        f"{self.name}: {raised[0].validator} failed on the output ({raised[0].detail})", o
                     )
             for i in retry:
                 outcomes[i].reasks += 1

@@ -88,7 +88,7 @@ def guard_from_rail(rail: str | os.PathLike[str], **kwargs: Any) -> Guard:
     found = False
     for rail_name in ("input", "output"):
         for section in root.findall(rail_name):
-            for element in (section, *section.iter()):
+            for element in section.iter():  # the section itself first, then its descendants
                 specs = element.get("validators") or element.get("format")
                 if specs:
                     found = True
@@ -115,9 +115,9 @@ def _rail_validators(specs: str, attrs: dict[str, str], on: str, where: str) -> 
         args = _rail_args(canon, argtext.strip(), where)
         action = on_fail_by_name.pop(canon, "fix")
         try:
-            out.append(Validator(name.strip(), on=on, on_fail=action, **args))  # type: ignore[arg-type]
+            out.append(Validator(canon, on=on, on_fail=action, **args))  # type: ignore[arg-type]
         except ConfigError as e:
-            raise ConfigError(f"{where}: validator {raw!r}: {e}") from None
+            raise _located(e, f"{where}: validator {raw!r}") from None
     if on_fail_by_name:
         raise ConfigError(f"{where}: on-fail given for validators not listed: {', '.join(on_fail_by_name)}")
     return out
@@ -131,7 +131,13 @@ def _canonical(name: str, where: str) -> str:
     try:
         return detectors.resolve_name(name)
     except ConfigError as e:
-        raise ConfigError(f"{where}: {e}") from None
+        raise _located(e, where) from None
+
+
+def _located(e: ConfigError, where: str) -> ConfigError:
+    """The same error (same type, for callers that catch UnknownPluginError) prefixed with where."""
+    e.args = (f"{where}: {e.args[0] if e.args else e}", *e.args[1:])
+    return e
 
 
 def _rail_args(canon: str, argtext: str, where: str) -> dict[str, Any]:
@@ -247,7 +253,7 @@ def _yaml_validator(item: Any, rail: str, where: str) -> Validator:
     try:
         return Validator(str(name), on=rail, on_fail=on_fail, **args)  # type: ignore[arg-type]
     except ConfigError as e:
-        raise ConfigError(f"{where}:{line}: {e}") from None
+        raise _located(e, f"{where}:{line}") from None
 
 
 def guard_from_file(path: str | os.PathLike[str], **kwargs: Any) -> Guard:

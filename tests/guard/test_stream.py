@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from alignkit.guard import DEFAULT_REFUSAL, Guard, GuardValidationError
+from alignkit.guard.stream import STOPPED_NOTE
+
+
+def chunks(text: str, size: int = 3) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def test_clean_stream_passes_through_whole() -> None:
+    g = Guard().use("banned_words", words=["darn"], on_fail="fix")
+    text = "A perfectly ordinary streamed answer, sentence after sentence."
+    assert "".join(g.stream(chunks(text), check_every=8, holdback=10)) == text
+
+
+def test_a_word_split_across_chunks_is_fixed_before_it_is_shown() -> None:
+    g = Guard().use("banned_words", words=["darn"], on_fail="fix")
+    out = list(g.stream(["well d", "a", "rn it, ", "that is all ", "for today"], check_every=1, holdback=8))
+    assert "".join(out) == "well **** it, that is all for today"
+    assert all("darn" not in piece and piece != "d" for piece in out)
+
+
+def test_refrain_stops_the_stream() -> None:
+    g = Guard().use("banned_words", words=["darn"], on_fail="refrain")
+    out = list(
+        g.stream(
+            chunks("Here is a long clean start to the answer, and then darn it all."),
+            check_every=4,
+            holdback=4,
+        )
+    )
+    assert out[-1] == STOPPED_NOTE and "darn" not in "".join(out)
+    out = list(g.stream(["darn"], check_every=1))
+    assert out == [DEFAULT_REFUSAL]
+
+
+def test_exception_raises_mid_stream() -> None:
+    g = Guard().use("banned_words", words=["darn"], on_fail="exception")
+    with pytest.raises(GuardValidationError):
+        list(g.stream(chunks("fine so far, then darn"), check_every=2))
+
+
+def test_async_stream() -> None:
+    g = Guard().use("banned_words", words=["heck"], on_fail="fix")
+
+    async def source() -> AsyncIterator[str]:
+        for c in ["what the ", "he", "ck is ", "this"]:
+            await asyncio.sleep(0)
+            yield c
+
+    async def collect() -> str:
+        return "".join([piece async for piece in g.astream(source(), check_every=1, holdback=6)])
+
+    assert asyncio.run(collect()) == "what the **** is this"
