@@ -91,6 +91,7 @@ def detect(
 
         for lineno, row in iter_json_objects(input_path):
             if field not in row:
+                flush()  # keep everything scored so far before stopping
                 raise ConfigError(
                     f"{input_path}:{lineno}: no field {field!r} (fields: {', '.join(row)}); "
                     "choose one with --field"
