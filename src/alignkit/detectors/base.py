@@ -138,6 +138,7 @@ detectors: Registry[DetectorFactory] = Registry(
         "alignkit.detectors.learned",
         "alignkit.detectors.refusal",
         "alignkit.detectors.rules",
+        "alignkit.detectors.judges",
     ),
 )
 
