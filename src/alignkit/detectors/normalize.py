@@ -99,6 +99,11 @@ def despace(text: str) -> str:
     return _SPACED.sub(lambda m: _SEPARATORS.sub("", m.group(0)), text)
 
 
+def spaced_runs(text: str) -> list[str]:
+    """Each run of spaced-out letters, joined and lower-cased: ``"a b o m b"`` -> ``"abomb"``."""
+    return [_SEPARATORS.sub("", m.group(0)).lower() for m in _SPACED.finditer(text)]
+
+
 def decoded_base64(text: str, limit: int = 3) -> list[str]:
     """Printable texts hidden as base64 runs in ``text`` (at most ``limit``)."""
     out = []

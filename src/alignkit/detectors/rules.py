@@ -16,7 +16,7 @@ import regex as rx
 from alignkit.core.errors import ConfigError
 from alignkit.core.records import Span
 from alignkit.detectors.base import Detector, Finding, detector
-from alignkit.detectors.normalize import deleet, despace, normalize
+from alignkit.detectors.normalize import deleet, despace, normalize, spaced_runs
 
 PATTERN_TIMEOUT_S = (
     0.05  # per search; generous for linear patterns on a 1 MB text, fatal for catastrophic ones
@@ -87,6 +87,7 @@ class _WordList(Detector):
         if not cleaned:
             raise ConfigError(f"{self.name} needs a non-empty list of words: {self.name}(words=['...'])")
         super().__init__(threshold=threshold, words=list(cleaned), **args)
+        self._words = [w for w in cleaned if " " not in w]
         alternation = "|".join(rx.escape(w) for w in cleaned)
         self._pattern = rx.compile(rf"(?<!\w)(?:{alternation})(?!\w)", rx.IGNORECASE)
 
@@ -98,6 +99,10 @@ class _WordList(Detector):
         for variant in (base, deleet(base), despace(base), despace(deleet(base))):
             if self._pattern.search(variant):
                 return Finding(1.0, label=self.label.lower(), reason="a listed term, disguised")
+        # Spaced-out letters ("make a b o m b") join into one run ("abomb"): look inside each run.
+        for run in spaced_runs(deleet(base)):
+            if any(w in run for w in self._words):
+                return Finding(1.0, label=self.label.lower(), reason="a listed term, spaced out")
         return Finding(0.0)
 
 
