@@ -108,6 +108,9 @@ class ModelBase(ABC):
     """
 
     provider: ClassVar[str] = "custom"
+    #: True when answering a batch in one call is much cheaper than one call per prompt (local models);
+    #: schedulers then send chunks instead of a sliding window of single requests.
+    native_batching: bool = False
 
     def __init__(self, name: str, *, config: GenerateConfig | None = None, **args: Any) -> None:
         self._info = ModelInfo(self.provider, name, {k: v for k, v in args.items() if v is not None})

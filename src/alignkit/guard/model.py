@@ -60,6 +60,7 @@ class GuardedModel(ModelBase):
     def __init__(self, inner: Model, guard: Guard) -> None:
         super().__init__(inner.info.spec, guard=guard.describe())
         self.inner, self.guard = inner, guard
+        self.native_batching = bool(getattr(inner, "native_batching", False))
 
     async def _generate_batch(
         self, prompts: list[tuple[Message, ...]], config: GenerateConfig

@@ -70,6 +70,7 @@ class HFModel(ModelBase):
     """
 
     provider = "hf"
+    native_batching = True  # one forward pass answers a whole batch: callers should send batches
 
     def __init__(
         self,
