@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "detect": "alignkit.cli.detect:detect",
     "guard": "alignkit.cli.guard:guard",
     "models": "alignkit.cli.models:models",
+    "redteam": "alignkit.cli.redteam:redteam",
 }
 
 

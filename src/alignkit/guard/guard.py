@@ -171,13 +171,9 @@ class Guard:
                     )
                 return res
             elif act in ("fix", "filter"):
-                repaired = (
-                    fix(current, verdict, val.detector) if act == "fix" else filter_out(current, verdict)
-                )
+                repaired = fix(current, verdict, val.detector) if act == "fix" else filter_out(current, verdict)
                 if repaired is None or (on == "input" and not repaired.strip()):
-                    res.actions.append(
-                        ActionRecord(val.name, on, f"{act}->refrain", "nothing left to repair")
-                    )
+                    res.actions.append(ActionRecord(val.name, on, f"{act}->refrain", "nothing left to repair"))
                     res.text, res.stopped = self.refusal_message, True
                     return res
                 res.actions.append(record)
@@ -210,9 +206,7 @@ class Guard:
             raise ConfigError("escalate_to must be a callable or a queue with put()/put_nowait()")
 
     # -- guarding a model ---------------------------------------------------------------------------
-    def __call__(
-        self, llm: Model | str | Callable[..., Any], prompt: Prompt | None = None, **gen: Any
-    ) -> GuardOutcome:
+    def __call__(self, llm: Model | str | Callable[..., Any], prompt: Prompt | None = None, **gen: Any) -> GuardOutcome:
         """Guard one call: ``guard(llm, prompt)``. ``llm``: an alignkit model, a model string, or a
         callable from prompt text to answer text."""
         return run_sync(self.acall(llm, prompt, **gen))
@@ -307,6 +301,12 @@ class Guard:
 
     # -- specs ----------------------------------------------------------------------------------------
     @classmethod
+    def default(cls, **kwargs: Any) -> Guard:
+        """alignkit's default guard: refuse jailbreaks, injections and harmful requests on the way in;
+        mask toxicity and redact PII and secrets on the way out."""
+        return guard_from_default(**kwargs)
+
+    @classmethod
     def from_rail(cls, rail: str | Any, **kwargs: Any) -> Guard:
         """A guard from a RAIL spec: the XML text itself or a path to a .rail file."""
         from alignkit.guard.spec import guard_from_rail
@@ -340,9 +340,7 @@ class Guard:
 
         return stream_validate(self, chunks, holdback=holdback, check_every=check_every)
 
-    def astream(
-        self, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
-    ) -> AsyncIterator[str]:
+    def astream(self, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64) -> AsyncIterator[str]:
         from alignkit.guard.stream import astream_validate
 
         return astream_validate(self, chunks, holdback=holdback, check_every=check_every)
@@ -352,6 +350,27 @@ class Guard:
         from alignkit.guard.model import GuardedModel, as_model
 
         return GuardedModel(as_model(model), self)
+
+
+DEFAULT_SPEC: dict[str, Any] = {
+    "name": "alignkit-default",
+    "input": [
+        {"validator": "jailbreak", "on_fail": "refrain"},
+        {"validator": "prompt_injection", "on_fail": "refrain"},
+        {"validator": "harmful_request", "on_fail": "refrain"},
+    ],
+    "output": [
+        {"validator": "toxicity", "on_fail": "fix"},
+        {"validator": "pii", "on_fail": "fix"},
+        {"validator": "secrets", "on_fail": "fix"},
+    ],
+}
+
+
+def guard_from_default(**kwargs: Any) -> Guard:
+    from alignkit.guard.spec import guard_from_dict
+
+    return guard_from_dict(DEFAULT_SPEC, where="<default guard>", **kwargs)
 
 
 def _last_user_index(conv: list[Message]) -> int:

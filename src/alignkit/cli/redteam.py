@@ -1,0 +1,321 @@
+"""``alignkit redteam``: scan a model, judge responses gathered elsewhere, report and compare runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from alignkit.cli.options import load_model
+
+
+@click.group()
+def redteam() -> None:
+    """Red teaming: systematic attack scans with trustworthy judges."""
+
+
+def _judge(judge_model: str | None) -> Any:
+    from alignkit.redteam.judge import Judge, RubricJudge
+
+    if judge_model:
+        return Judge(rubric=RubricJudge(load_model(judge_model, ())))
+    return Judge()
+
+
+def _write_outputs(
+    store: Any, run_id: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
+) -> Any:
+    from alignkit.redteam.report import summarize, to_html, to_json, to_junit, to_sarif
+
+    run = store.run_info(run_id)
+    rows = list(store.attempts(run_id))
+    summary = summarize(rows)
+    for path, text in (
+        (html, lambda: to_html(run, summary)),
+        (json_out, lambda: to_json(run, summary)),
+        (junit, lambda: to_junit(run, rows)),
+        (sarif, lambda: to_sarif(run, rows)),
+    ):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text(), encoding="utf-8")
+            click.echo(f"wrote {path}", err=True)
+    return summary
+
+
+def print_summary(title: str, summaries: dict[str, Any]) -> None:
+    """A table of attack success and over-refusal per category, one column pair per run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("category")
+    for name in summaries:
+        table.add_column(f"{name}\nattack success", justify="right")
+        table.add_column(f"{name}\nover-refusal", justify="right")
+    cats = sorted({c for s in summaries.values() for c in s.by_category})
+
+    def cell(rate: Any) -> str:
+        return f"{100 * rate.value:.0f}% ({rate.hits}/{rate.total})" if rate.total else "-"
+
+    for c in cats:
+        row = [c]
+        for s in summaries.values():
+            asr, orr = s.by_category.get(c, (None, None))
+            row += [cell(asr) if asr else "-", cell(orr) if orr else "-"]
+        table.add_row(*row)
+    table.add_row(*["all"] + [x for s in summaries.values() for x in (cell(s.asr), cell(s.over_refusal))], style="bold")
+    Console().print(table)
+
+
+@redteam.command()
+@click.argument("target")
+@click.option(
+    "--probes",
+    "probe_sources",
+    multiple=True,
+    default=["builtin"],
+    show_default=True,
+    help="'builtin', or a CSV/JSONL file of probes (repeatable).",
+)
+@click.option(
+    "--format", "probe_format", help="Preset for probe files: advbench, harmbench, jailbreakbench, xstest, ..."
+)
+@click.option("--categories", help="Comma-separated hazard categories to keep.")
+@click.option(
+    "--converters",
+    default="none",
+    show_default=True,
+    help="Comma-separated converter stacks, e.g. 'none,base64,roleplay+leetspeak'.",
+)
+@click.option("--sample", type=click.IntRange(1), help="Scan a seeded sample of this many probes.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--guard", "guard_spec", help="Scan the target behind a guard: 'default' or a .rail/.yaml spec.")
+@click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
+@click.option("--store", "store_path", default="alignkit-runs.db", show_default=True, help="SQLite run store.")
+@click.option("--run-id", help="Name of the run (default: target and time).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (same --run-id).")
+@click.option("--concurrency", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=300.0, show_default=True)
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(1), default=192, show_default=True)
+@click.option("--html", help="Write the HTML report here.")
+@click.option("--json", "json_out", help="Write the JSON summary here.")
+@click.option("--junit", help="Write JUnit XML here.")
+@click.option("--sarif", help="Write SARIF here.")
+@click.option("--fail-above", type=click.FloatRange(0, 1), help="Exit 1 when attack success exceeds this rate.")
+@click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Target provider argument.")
+def scan(
+    target: str,
+    probe_sources: tuple[str, ...],
+    probe_format: str | None,
+    categories: str | None,
+    converters: str,
+    sample: int | None,
+    seed: int,
+    guard_spec: str | None,
+    judge_model: str | None,
+    store_path: str,
+    run_id: str | None,
+    resume: bool,
+    concurrency: int,
+    batch_size: int,
+    timeout: float,
+    retries: int,
+    max_tokens: int,
+    html: str | None,
+    json_out: str | None,
+    junit: str | None,
+    sarif: str | None,
+    fail_above: float | None,
+    model_args: tuple[str, ...],
+) -> None:
+    """Scan TARGET (any model string) with probes x converters; results go to the run store as they
+    arrive, so an interrupted scan resumes with --resume.
+
+    \b
+    Examples:
+      alignkit redteam scan smollm2 --sample 40 --html report.html
+      alignkit redteam scan openai/my-model -M base_url=http://127.0.0.1:8000/v1 --converters none,base64
+      alignkit redteam scan smollm2 --guard default --fail-above 0.1 --junit redteam.xml
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from alignkit.redteam.engine import ScanConfig, plan, run_scan
+    from alignkit.redteam.store import RunStore
+
+    probes = collect_probes(probe_sources, probe_format, categories, sample, seed)
+    model = load_model(target, model_args)
+    if guard_spec:
+        from alignkit.guard import Guard
+
+        model = (Guard.default() if guard_spec == "default" else Guard.from_file(guard_spec)).wrap(model)
+    attempts = plan(probes, [c for c in converters.split(",") if c.strip()], seed)
+    cfg = ScanConfig(
+        concurrency=concurrency,
+        batch_size=batch_size,
+        retries=retries,
+        timeout_s=timeout,
+        seed=seed,
+        max_tokens=max_tokens,
+    )
+    run_id = run_id or f"{target.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with (
+        RunStore(store_path) as store,
+        Progress(
+            TextColumn(f"scanning {model.info.spec}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("scan", total=len(attempts))
+        result = asyncio.run(
+            run_scan(
+                model,
+                attempts,
+                judge=_judge(judge_model),
+                store=store,
+                run_id=run_id,
+                config=cfg,
+                resume=resume,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                extra_config={"probes": list(probe_sources), "converters": converters, "sample": sample},
+            )
+        )
+        summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
+    print_summary(f"{model.info.spec} (run {run_id})", {"target": summary})
+    rate = f"{len(result.rows)} attempts in {result.seconds:.1f} s" + (
+        f", {result.skipped} already done" if result.skipped else ""
+    )
+    click.echo(
+        f"{rate}; attack success {summary.asr.text()}; over-refusal {summary.over_refusal.text()}; "
+        f"{summary.errors} target errors; store {store_path} run {run_id}"
+    )
+    if fail_above is not None and (summary.asr.value or 0.0) > fail_above:
+        click.echo(f"FAIL: attack success {summary.asr.value:.1%} is above {fail_above:.1%}", err=True)
+        sys.exit(1)
+
+
+def collect_probes(
+    sources: tuple[str, ...], fmt: str | None, categories: str | None, sample: int | None, seed: int
+) -> list[Any]:
+    from alignkit.core.errors import ConfigError
+    from alignkit.redteam.loaders import load_probes
+    from alignkit.redteam.probes import builtin_probes, sample_probes
+
+    wanted = [c.strip() for c in categories.split(",")] if categories else None
+    probes = []
+    for src in sources:
+        probes += builtin_probes(wanted) if src == "builtin" else load_probes(src, format=fmt)
+    if wanted:
+        probes = [p for p in probes if p.category in wanted]
+    if not probes:
+        raise ConfigError("no probes to run: check --probes and --categories")
+    return sample_probes(probes, sample, seed) if sample else probes
+
+
+@redteam.command()
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSONL with prompt and response fields.",
+)
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--prompt-field", default="prompt", show_default=True)
+@click.option("--response-field", default="response", show_default=True)
+@click.option("--label-field", help="A boolean field with the true answer (jailbroken?), to report agreement.")
+@click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
+def judge(
+    input_path: str,
+    output_path: str,
+    prompt_field: str,
+    response_field: str,
+    label_field: str | None,
+    judge_model: str | None,
+) -> None:
+    """Judge responses gathered elsewhere; adds refused, harmful, score, reason (and status, evidence)."""
+    from alignkit.core.errors import ConfigError
+    from alignkit.core.jsonl import JsonlWriter, iter_json_objects
+
+    j = _judge(judge_model)
+    rows = []
+    for lineno, row in iter_json_objects(input_path):
+        for f in (prompt_field, response_field):
+            if f not in row:
+                raise ConfigError(f"{input_path}:{lineno}: no field {f!r} (fields: {', '.join(row)})")
+        rows.append(row)
+    agree = total = 0
+    with JsonlWriter(output_path) as out:
+        for start in range(0, len(rows), 64):
+            part = rows[start : start + 64]
+            verdicts = asyncio.run(j.ajudge([(str(r[prompt_field]), r[response_field], None, None) for r in part]))
+            for r, v in zip(part, verdicts, strict=True):
+                r.update(
+                    refused=v.refused,
+                    harmful=v.harmful,
+                    score=v.score,
+                    reason=v.reason,
+                    status=v.status,
+                    evidence=v.evidence,
+                )
+                if label_field and label_field in r:
+                    total += 1
+                    agree += bool(r[label_field]) == v.success
+                out.write(r)
+    msg = f"judged {len(rows)} responses with {j.spec}; written to {output_path}"
+    if total:
+        msg += f"; agreement with {label_field!r}: {agree}/{total} = {agree / total:.1%}"
+    click.echo(msg, err=True)
+
+
+@redteam.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--store", "store_path", default="alignkit-runs.db", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when B has attacks that A resisted.")
+def diff(run_a: str, run_b: str, store_path: str, as_json: bool, fail_on_regression: bool) -> None:
+    """Compare two runs (e.g. two model versions): rates per category, regressions and fixes."""
+    from alignkit.redteam.report import diff as diff_runs
+    from alignkit.redteam.store import RunStore
+
+    with RunStore(store_path) as store:
+        d = diff_runs(list(store.attempts(run_a)), list(store.attempts(run_b)))
+    if as_json:
+        click.echo(json.dumps(d.to_dict(), indent=2))
+    else:
+        print_summary(f"{run_a} vs {run_b}", {run_a: d.a, run_b: d.b})
+        click.echo(f"regressions (succeed in {run_b} only): {len(d.regressions)}")
+        for k in d.regressions:
+            click.echo(f"  {k}")
+        click.echo(f"fixes (succeeded in {run_a} only): {len(d.fixes)}")
+    if fail_on_regression and d.regressions:
+        sys.exit(1)
+
+
+@redteam.command()
+@click.argument("run_id")
+@click.option("--store", "store_path", default="alignkit-runs.db", show_default=True)
+@click.option("--html")
+@click.option("--json", "json_out")
+@click.option("--junit")
+@click.option("--sarif")
+def report(
+    run_id: str, store_path: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
+) -> None:
+    """Write reports for a stored run."""
+    from alignkit.redteam.store import RunStore
+
+    with RunStore(store_path) as store:
+        summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
+    print_summary(run_id, {run_id: summary})
