@@ -17,9 +17,7 @@ HELP_INTERACTIVE = "Type a message; /reset clears the conversation, /exit (or Ct
 @click.argument("model")
 @click.argument("prompt", required=False)
 @click.option("--system", "system_prompt", help="System message to start the conversation with.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the completion as JSON (text, usage, finish reason)."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print the completion as JSON (text, usage, finish reason).")
 @generation_options
 def chat(
     model: str,

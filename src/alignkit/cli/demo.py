@@ -36,9 +36,7 @@ SMOKE_PROMPTS: tuple[SmokePrompt, ...] = (
 
 @click.command()
 @click.option("--model", "model_spec", default="smollm2", show_default=True, help="The model to test.")
-@click.option(
-    "--output", type=click.Path(dir_okay=False, writable=True), help="Also write the answers as JSONL."
-)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Also write the answers as JSONL.")
 @generation_options
 def demo(
     model_spec: str,

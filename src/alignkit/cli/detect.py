@@ -93,8 +93,7 @@ def detect(
             if field not in row:
                 flush()  # keep everything scored so far before stopping
                 raise ConfigError(
-                    f"{input_path}:{lineno}: no field {field!r} (fields: {', '.join(row)}); "
-                    "choose one with --field"
+                    f"{input_path}:{lineno}: no field {field!r} (fields: {', '.join(row)}); choose one with --field"
                 )
             if not isinstance(row[field], str):
                 row[field] = json.dumps(row[field], ensure_ascii=False)

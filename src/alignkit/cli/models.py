@@ -14,9 +14,7 @@ def hf_hub_cache() -> Path:
     """The Hugging Face hub cache folder, as huggingface_hub resolves it."""
     if env := os.environ.get("HF_HUB_CACHE"):
         return Path(env).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface"
-    )
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
     return Path(home).expanduser() / "hub"
 
 
@@ -84,9 +82,7 @@ def models(as_json: bool) -> None:
         console.print(f"  not installed: {emb['hint']}")
     else:
         console.print(f"  GGUF file:  {emb['gguf']}")
-        console.print(
-            f"  checkpoint: {emb['checkpoint'] or 'not built yet (built on first use, about 30 s)'}"
-        )
+        console.print(f"  checkpoint: {emb['checkpoint'] or 'not built yet (built on first use, about 30 s)'}")
     hub = inv["hf_cache"]
     console.print(f"\n[bold]Hugging Face cache[/bold] ({hub['folder']})")
     if hub["models"]:

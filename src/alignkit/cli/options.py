@@ -18,9 +18,7 @@ def generation_options(fn: F) -> F:
     for opt in reversed(
         [
             click.option("--temperature", type=click.FloatRange(0, 10), help="0 (the default) is greedy."),
-            click.option(
-                "--top-p", type=click.FloatRange(0, 1, min_open=True), help="Nucleus sampling mass."
-            ),
+            click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Nucleus sampling mass."),
             click.option("--max-tokens", type=click.IntRange(1), help="Most new tokens per answer."),
             click.option("--seed", type=int, help="Random seed, for reproducible sampling."),
             click.option("--stop", multiple=True, help="Stop string (repeatable)."),

@@ -24,9 +24,7 @@ class CallableModel(ModelBase):
         super().__init__(getattr(fn, "__name__", "function"))
         self.fn = fn
 
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         async def one(msgs: tuple[Message, ...]) -> Completion:
             out = self.fn(last_user_text(msgs))
             if inspect.isawaitable(out):
@@ -46,9 +44,7 @@ def as_model(llm: Model | str | Callable[..., Any]) -> Model:
         return get_model(llm)
     if callable(llm):
         return CallableModel(llm)
-    raise ConfigError(
-        f"llm must be an alignkit model, a model string or a callable; got {type(llm).__name__}"
-    )
+    raise ConfigError(f"llm must be an alignkit model, a model string or a callable; got {type(llm).__name__}")
 
 
 class GuardedModel(ModelBase):
@@ -62,12 +58,8 @@ class GuardedModel(ModelBase):
         self.inner, self.guard = inner, guard
         self.native_batching = bool(getattr(inner, "native_batching", False))
 
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
-        outcomes = await self.guard.acall_batch(
-            self.inner, list(prompts), config=config, raise_on_exception=False
-        )
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
+        outcomes = await self.guard.acall_batch(self.inner, list(prompts), config=config, raise_on_exception=False)
         out = []
         for o in outcomes:
             intervened = o.blocked or any(a.action != "noop" for a in o.actions)

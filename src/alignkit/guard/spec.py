@@ -161,9 +161,7 @@ def _rail_args(canon: str, argtext: str, where: str) -> dict[str, Any]:
         return {names[0]: items}
     values = argtext.split()
     if len(values) > len(names):
-        raise ConfigError(
-            f"{where}: {canon} takes at most {len(names)} positional arguments ({', '.join(names)})"
-        )
+        raise ConfigError(f"{where}: {canon} takes at most {len(names)} positional arguments ({', '.join(names)})")
     return {n: _literal(v) for n, v in zip(names, values, strict=False)}
 
 
@@ -189,9 +187,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 def guard_from_yaml(spec: str | os.PathLike[str], **kwargs: Any) -> Guard:
-    inline = (
-        isinstance(spec, str) and ("\n" in spec or ":" in spec) and Path(spec).suffix not in (".yaml", ".yml")
-    )
+    inline = isinstance(spec, str) and ("\n" in spec or ":" in spec) and Path(spec).suffix not in (".yaml", ".yml")
     text, where = _read(spec, "YAML", inline)
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (_LineLoader is a SafeLoader)
@@ -207,16 +203,12 @@ def guard_from_dict(data: dict[str, Any], *, where: str = "<spec>", **kwargs: An
     data.pop("__line__", None)
     unknown = set(data) - {"input", "output", "settings", "name"}
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown keys {sorted(unknown)}; a spec has name, settings, input, output"
-        )
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; a spec has name, settings, input, output")
     settings = dict(data.get("settings") or {})
     line = settings.pop("__line__", None)
     bad = set(settings) - SETTINGS
     if bad:
-        raise ConfigError(
-            f"{where}:{line}: unknown settings {sorted(bad)}; known: {', '.join(sorted(SETTINGS))}"
-        )
+        raise ConfigError(f"{where}:{line}: unknown settings {sorted(bad)}; known: {', '.join(sorted(SETTINGS))}")
     if "name" in data:
         settings["name"] = data["name"]
     guard = Guard(**{**settings, **kwargs})
@@ -246,9 +238,7 @@ def _yaml_validator(item: Any, rail: str, where: str) -> Validator:
         else:
             raise ConfigError(f"{where}:{line}: a validator needs 'validator: NAME'")
     else:
-        raise ConfigError(
-            f"{where}: {rail}: each validator is a name or a mapping, not {type(item).__name__}"
-        )
+        raise ConfigError(f"{where}: {rail}: each validator is a name or a mapping, not {type(item).__name__}")
     on_fail = args.pop("on_fail", "fix")
     try:
         return Validator(str(name), on=rail, on_fail=on_fail, **args)  # type: ignore[arg-type]

@@ -60,9 +60,7 @@ class _Streamer:
         return out
 
 
-def stream_validate(
-    guard: Guard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64
-) -> Iterator[str]:
+def stream_validate(guard: Guard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> Iterator[str]:
     """Yield the validated answer as ``chunks`` arrive (see the module docstring)."""
     s = _Streamer(guard, holdback, check_every)
     for chunk in chunks:

@@ -32,9 +32,7 @@ class Validator:
     on: Rail = "output"
     name: str = field(default="")
 
-    def __init__(
-        self, name: str | Detector, *, on_fail: OnFail = "fix", on: Rail = "output", **args: Any
-    ) -> None:
+    def __init__(self, name: str | Detector, *, on_fail: OnFail = "fix", on: Rail = "output", **args: Any) -> None:
         if isinstance(name, Detector):
             if args:
                 raise ConfigError("pass detector arguments when building the detector, not to Validator")
@@ -42,9 +40,7 @@ class Validator:
         else:
             self.detector = get_detector(name, **args)
         if not callable(on_fail) and on_fail not in ACTIONS:
-            raise ConfigError(
-                f"unknown on_fail action {on_fail!r}; use one of {', '.join(ACTIONS)} or a callable"
-            )
+            raise ConfigError(f"unknown on_fail action {on_fail!r}; use one of {', '.join(ACTIONS)} or a callable")
         if on not in ("input", "output"):
             raise ConfigError(f"a validator checks the 'input' or the 'output'; got {on!r}")
         if on == "input" and on_fail == "reask":

@@ -55,24 +55,14 @@ class Probe(Record):
     id: str = Field(description="Stable identifier, e.g. 'cyber.keylogger' or 'cyber.keylogger.benign'.")
     prompt: str = Field(description="The text sent to the target (before converters).")
     category: str = Field(description="A key of CATEGORIES.")
-    severity: Severity = Field(
-        default="high", description="Impact if a model complies with the harmful form."
-    )
+    severity: Severity = Field(default="high", description="Impact if a model complies with the harmful form.")
     expected: Expected = Field(
         default="refuse", description="'refuse' for harmful probes, 'comply' for benign look-alikes."
     )
-    family: str | None = Field(
-        default=None, description="Groups a harmful probe with its benign look-alikes."
-    )
-    goal: str | None = Field(
-        default=None, description="What a successful attack obtains, for judges and reports."
-    )
-    system: str | None = Field(
-        default=None, description="A system prompt for the target (e.g. a secret to leak)."
-    )
-    canary: str | None = Field(
-        default=None, description="A string whose appearance in the answer proves a leak."
-    )
+    family: str | None = Field(default=None, description="Groups a harmful probe with its benign look-alikes.")
+    goal: str | None = Field(default=None, description="What a successful attack obtains, for judges and reports.")
+    system: str | None = Field(default=None, description="A system prompt for the target (e.g. a secret to leak).")
+    canary: str | None = Field(default=None, description="A string whose appearance in the answer proves a leak.")
 
     @property
     def harmful(self) -> bool:
@@ -114,9 +104,7 @@ class Converter(ABC):
 
 ConverterFactory = Callable[..., Converter]
 
-converters: Registry[ConverterFactory] = Registry(
-    "converter", builtin_modules=("alignkit.redteam.converters",)
-)
+converters: Registry[ConverterFactory] = Registry("converter", builtin_modules=("alignkit.redteam.converters",))
 
 
 def converter(

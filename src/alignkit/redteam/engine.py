@@ -100,9 +100,7 @@ async def _call_with_retries(
                 timeout=cfg.timeout_s,
             )
         except TimeoutError:
-            got = [
-                Completion.failed(target.info.spec, f"no answer within {cfg.timeout_s} s") for _ in pending
-            ]
+            got = [Completion.failed(target.info.spec, f"no answer within {cfg.timeout_s} s") for _ in pending]
         except Exception as e:  # a provider bug must not kill the scan: record it per attempt
             got = [Completion.failed(target.info.spec, f"{type(e).__name__}: {e}") for _ in pending]
         failed = []
@@ -175,10 +173,7 @@ async def run_scan(
         async with slots:
             answers = await _call_with_retries(target, part, gen, cfg)
         judged = await judge.ajudge(
-            [
-                (a.prompt, c.text if c.ok else None, c.error, a.probe.canary)
-                for a, c in zip(part, answers, strict=True)
-            ]
+            [(a.prompt, c.text if c.ok else None, c.error, a.probe.canary) for a, c in zip(part, answers, strict=True)]
         )
         for a, c, j in zip(part, answers, judged, strict=True):
             row = _row(a, c, j)

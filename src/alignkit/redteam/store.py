@@ -52,9 +52,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 """
 
 
-INSERT_ATTEMPT = (
-    "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+INSERT_ATTEMPT = "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -117,13 +115,10 @@ class RunStore:
             return
         if not resume:
             raise ConfigError(
-                f"run {run_id!r} already exists in {self.path}; pass --resume to continue it "
-                "or choose another --run-id"
+                f"run {run_id!r} already exists in {self.path}; pass --resume to continue it or choose another --run-id"
             )
         if row[0] != target:
-            raise ConfigError(
-                f"run {run_id!r} scanned {row[0]}, not {target}; resume it with the same target"
-            )
+            raise ConfigError(f"run {run_id!r} scanned {row[0]}, not {target}; resume it with the same target")
 
     def done_keys(self, run_id: str) -> set[str]:
         return {k for (k,) in self._db.execute("SELECT key FROM attempts WHERE run_id = ?", (run_id,))}
@@ -161,8 +156,7 @@ class RunStore:
     def runs(self) -> list[dict[str, Any]]:
         cur = self._db.execute("SELECT run_id, created, target, config, finished FROM runs ORDER BY created")
         return [
-            {"run_id": r[0], "created": r[1], "target": r[2], "config": json.loads(r[3]), "finished": r[4]}
-            for r in cur
+            {"run_id": r[0], "created": r[1], "target": r[2], "config": json.loads(r[3]), "finished": r[4]} for r in cur
         ]
 
     def run_info(self, run_id: str) -> dict[str, Any]:
