@@ -95,6 +95,13 @@ def print_summary(title: str, summaries: dict[str, Any]) -> None:
 )
 @click.option("--sample", type=click.IntRange(1), help="Scan a seeded sample of this many probes.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--attacks",
+    default="static",
+    show_default=True,
+    help="Comma-separated: static (probes x converters), crescendo (multi-turn), pair (needs --attacker).",
+)
+@click.option("--attacker", help="Attacker model for crescendo/pair (any model string).")
 @click.option("--guard", "guard_spec", help="Scan the target behind a guard: 'default' or a .rail/.yaml spec.")
 @click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
 @click.option("--store", "store_path", default="alignkit-runs.db", show_default=True, help="SQLite run store.")
