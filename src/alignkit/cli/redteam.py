@@ -126,6 +126,8 @@ def scan(
     converters: str,
     sample: int | None,
     seed: int,
+    attacks: str,
+    attacker: str | None,
     guard_spec: str | None,
     judge_model: str | None,
     store_path: str,
@@ -184,19 +186,56 @@ def scan(
         ) as bar,
     ):
         task = bar.add_task("scan", total=len(attempts))
+        kinds = [a.strip() for a in attacks.split(",") if a.strip()]
+        unknown = set(kinds) - {"static", "crescendo", "pair"}
+        if unknown:
+            raise click.UsageError(f"unknown attack(s) {sorted(unknown)}; use static, crescendo, pair")
+        if "pair" in kinds and not attacker:
+            raise click.UsageError("--attacks pair needs --attacker MODEL")
+        the_judge = _judge(judge_model)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
         result = asyncio.run(
             run_scan(
                 model,
-                attempts,
-                judge=_judge(judge_model),
+                attempts if "static" in kinds else [],
+                judge=the_judge,
                 store=store,
                 run_id=run_id,
                 config=cfg,
                 resume=resume,
-                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-                extra_config={"probes": list(probe_sources), "converters": converters, "sample": sample},
+                on_progress=progress,
+                extra_config={
+                    "probes": list(probe_sources),
+                    "converters": converters,
+                    "sample": sample,
+                    "attacks": kinds,
+                },
             )
         )
+        attacker_model = load_model(attacker, ()) if attacker else None
+        for kind in kinds:
+            if kind == "static":
+                continue
+            from alignkit.redteam.attacks import run_attack
+
+            extra = asyncio.run(
+                run_attack(
+                    kind,
+                    model,
+                    probes,
+                    judge=the_judge,
+                    store=store,
+                    run_id=run_id,
+                    attacker=attacker_model,
+                    config=cfg,
+                    resume=True,
+                    on_progress=progress,
+                )
+            )
+            result.rows += extra.rows
         summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
     print_summary(f"{model.info.spec} (run {run_id})", {"target": summary})
     rate = f"{len(result.rows)} attempts in {result.seconds:.1f} s" + (
