@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,16 @@ def _write_outputs(
     run = store.run_info(run_id)
     rows = list(store.attempts(run_id))
     summary = summarize(rows)
-    for path, text in (
+    writers: list[tuple[str | None, Callable[[], str]]] = [
         (html, lambda: to_html(run, summary)),
         (json_out, lambda: to_json(run, summary)),
         (junit, lambda: to_junit(run, rows)),
         (sarif, lambda: to_sarif(run, rows)),
-    ):
+    ]
+    for path, render in writers:
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text(), encoding="utf-8")
+            Path(path).write_text(render(), encoding="utf-8")
             click.echo(f"wrote {path}", err=True)
     return summary
 
