@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from alignkit.cli.main import COMMANDS, cli
-from alignkit.providers.mock import REFUSAL, MockModel
+from alignkit.providers.mock import MockModel
 from tests.conftest import needs_embedded, read_json_lines
 from tests.helpers.openai_server import OpenAICompatServer
 
@@ -88,14 +88,16 @@ def test_models_lists_hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert data["hf_cache"]["models"] == ["hf/org/tiny"]
 
 
-def test_demo_with_a_mock_model_writes_answers(tmp_path: Path) -> None:
-    out_file = tmp_path / "answers.jsonl"
-    out = run("demo", "--model", "mock/refuse", "--output", str(out_file))
-    assert out.exit_code == 0
-    assert "Safety smoke run: mock/refuse" in out.output
-    rows = read_json_lines(out_file)
-    assert len(rows) == 8 and {r["kind"] for r in rows} == {"harmful", "benign"}
-    assert all(r["response"] == REFUSAL for r in rows)
+def test_demo_scans_bare_and_guarded_and_writes_the_report(tmp_path: Path) -> None:
+    out = run("demo", "--model", "mock/comply", "--sample", "12", "--out", str(tmp_path))
+    assert out.exit_code == 0, out.output
+    assert "bare vs guarded" in out.output and "attack success" in out.output
+    page = (tmp_path / "report.html").read_text()
+    assert "Red-team report: mock/comply" in page and "guarded" in page
+    from alignkit.redteam import RunStore
+
+    runs = RunStore(tmp_path / "runs.db").runs()
+    assert [r["target"] for r in runs] == ["mock/comply", "guarded/mock/comply"]
 
 
 def test_chat_through_openai_provider_against_loopback_server(openai_server: OpenAICompatServer) -> None:
