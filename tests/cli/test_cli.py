@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from alignkit.cli.main import COMMANDS, cli
 from alignkit.providers.mock import MockModel
-from tests.conftest import needs_embedded, read_json_lines
+from tests.conftest import needs_embedded
 from tests.helpers.openai_server import OpenAICompatServer
 
 

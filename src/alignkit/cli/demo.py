@@ -88,7 +88,7 @@ def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str,
                         store=store,
                         run_id=run_id,
                         config=cfg,
-                        on_progress=lambda d, t: bar.update(task, completed=d, total=t),
+                        on_progress=lambda d, t, task=task: bar.update(task, completed=d, total=t),
                     )
                 )
             summaries[name] = (store.run_info(run_id), summarize(store.attempts(run_id)))
