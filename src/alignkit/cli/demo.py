@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from alignkit.cli.options import load_model
+from alignkit.cli.options import load_model, progress_updater
 
 
 @click.command()
@@ -88,7 +88,7 @@ def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str,
                         store=store,
                         run_id=run_id,
                         config=cfg,
-                        on_progress=lambda d, t, task=task: bar.update(task, completed=d, total=t),
+                        on_progress=progress_updater(bar, task),
                     )
                 )
             summaries[name] = (store.run_info(run_id), summarize(store.attempts(run_id)))

@@ -60,3 +60,12 @@ def load_model(spec: str, model_args: tuple[str, ...], *, quiet: bool = False) -
         return get_model(spec, **args)
     with console.status(f"loading {spec} ..."):
         return get_model(spec, **args)
+
+
+def progress_updater(bar: Any, task: Any) -> Callable[[int, int], None]:
+    """A scan progress callback that moves a rich progress bar."""
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from alignkit.cli.options import load_model
+from alignkit.cli.options import load_model, progress_updater
 
 
 @click.group()
@@ -196,9 +196,7 @@ def scan(
             raise click.UsageError("--attacks pair needs --attacker MODEL")
         the_judge = _judge(judge_model)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+        progress = progress_updater(bar, task)
         result = asyncio.run(
             run_scan(
                 model,
