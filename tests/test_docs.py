@@ -16,7 +16,9 @@ def test_readme_has_examples() -> None:
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(code: str) -> None:
+def test_readme_example_runs(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    monkeypatch.setenv("ALIGNKIT_VULN_LOG", str(tmp_path / "vulns.jsonl"))
     exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
 
 
