@@ -9,9 +9,12 @@
 """
 
 from alignkit.redteam.base import CATEGORIES, Converter, Probe, Stack, converter, converters, get_converter, parse_stack
+from alignkit.redteam.converters import all_converters
 from alignkit.redteam.engine import Attempt, ScanConfig, ScanResult, attempt_key, plan, run_scan
 from alignkit.redteam.guide import VulnerabilityLog, is_harmful, judge_response, log_vulnerability
 from alignkit.redteam.judge import Judge, Judgement, RubricJudge, strip_echo
+from alignkit.redteam.loaders import load_probes
+from alignkit.redteam.probes import builtin_probes, sample_probes
 from alignkit.redteam.report import Summary, diff, summarize, to_html, to_json, to_junit, to_sarif, wilson
 from alignkit.redteam.store import AttemptRow, RunStore
 
@@ -30,17 +33,21 @@ __all__ = [
     "Stack",
     "Summary",
     "VulnerabilityLog",
+    "all_converters",
     "attempt_key",
+    "builtin_probes",
     "converter",
     "converters",
     "diff",
     "get_converter",
     "is_harmful",
     "judge_response",
+    "load_probes",
     "log_vulnerability",
     "parse_stack",
     "plan",
     "run_scan",
+    "sample_probes",
     "strip_echo",
     "summarize",
     "to_html",
