@@ -176,3 +176,13 @@ def test_texts_over_the_size_limit_are_refused_clearly() -> None:
 
     with pytest.raises(ConfigError, match="over the"):
         banned("fix").validate("a" * (MAX_TEXT_CHARS + 1))
+
+
+def test_anonymize_hides_pii_from_the_model_and_restores_it_in_the_answer() -> None:
+    model = MockModel.from_callable(lambda p: f"Noted. I will write to {p.split()[-1]} today.")
+    g = Guard().use("pii", on="input", on_fail="anonymize", entities=["EMAIL"])
+    o = g(model, "Please email ann.lee@example.com")
+    assert model.calls[0][-1].content == "Please email <EMAIL_1>"  # the model never saw the address
+    assert o.text == "Noted. I will write to ann.lee@example.com today."
+    with pytest.raises(ConfigError, match="applies to input validators"):
+        Guard().use("pii", on="output", on_fail="anonymize")

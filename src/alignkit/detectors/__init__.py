@@ -14,15 +14,18 @@ from alignkit.detectors.base import (
     get_detector,
 )
 from alignkit.detectors.normalize import normalize, variants
+from alignkit.detectors.pii import Vault, redact
 
 __all__ = [
     "MAX_TEXT_CHARS",
     "Detector",
     "DetectorFactory",
     "Finding",
+    "Vault",
     "detector",
     "detectors",
     "get_detector",
     "normalize",
+    "redact",
     "variants",
 ]

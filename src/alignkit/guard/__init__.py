@@ -8,7 +8,7 @@ The guide's sample runs with only the import changed::
     validated_response = guard(llm, prompt)
 """
 
-from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL, replace_spans
+from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL
 from alignkit.guard.guard import EscalationEvent, Guard
 from alignkit.guard.model import CallableModel, GuardedModel, as_model
 from alignkit.guard.outcome import ActionRecord, GuardOutcome, GuardValidationError, ValidationResult
@@ -30,6 +30,5 @@ __all__ = [
     "Validator",
     "as_model",
     "astream_validate",
-    "replace_spans",
     "stream_validate",
 ]

@@ -29,6 +29,7 @@ from alignkit.core.messages import Message, Prompt, assistant, to_messages, user
 from alignkit.core.model import Model, run_sync
 from alignkit.core.records import Verdict
 from alignkit.detectors.base import Detector
+from alignkit.detectors.pii import Vault
 from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL, filter_out, fix, reask_instruction
 from alignkit.guard.outcome import ActionRecord, GuardOutcome, GuardValidationError, ValidationResult
 from alignkit.guard.validator import OnFail, Rail, Validator
@@ -190,6 +191,14 @@ class Guard:
             elif act == "reask":
                 res.actions.append(record)
                 res.reask.append(verdict)
+            elif act == "anonymize":
+                if not verdict.spans:  # nothing to point a placeholder at: the value cannot be hidden
+                    res.actions.append(ActionRecord(val.name, on, "anonymize->refrain", "no spans to anonymize"))
+                    res.text, res.stopped = self.refusal_message, True
+                    return res
+                res.vault = res.vault or Vault()
+                current, changed = res.vault.anonymize(current, verdict.spans), True
+                res.actions.append(record)
         res.text = current
         return res
 
@@ -288,7 +297,8 @@ class Guard:
                     )
                     o.validated_output = self.refusal_message
                 else:
-                    o.validated_output = res.text
+                    vault = ins[i].vault
+                    o.validated_output = vault.restore(res.text) if vault is not None else res.text
                 raised = [a for a in res.actions if a.action == "exception"]
                 if raise_on_exception and raised:
                     raise GuardValidationError(

@@ -29,6 +29,7 @@ class ValidationResult:
     passed: bool = True  # no validator failed (a noop failure still makes this False)
     stopped: bool = False  # a refrain/escalate/exception action replaced the text: stop here
     reask: list[Verdict] = field(default_factory=list)  # failures whose action asks to re-prompt
+    vault: Any = None  # the detectors.pii.Vault holding values an "anonymize" action hid
 
     @property
     def failures(self) -> list[Verdict]:

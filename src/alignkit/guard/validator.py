@@ -10,7 +10,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.records import Verdict
 from alignkit.detectors.base import Detector, get_detector
 
-Action = Literal["exception", "fix", "filter", "refrain", "reask", "noop", "escalate"]
+Action = Literal["exception", "fix", "filter", "refrain", "reask", "noop", "escalate", "anonymize"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 Rail = Literal["input", "output"]
 CustomAction = Callable[[str, Verdict], str]
@@ -47,6 +47,11 @@ class Validator:
             raise ConfigError(
                 f"{self.detector.name}: 'reask' re-prompts the model about its answer, so it applies to "
                 "output validators only; for input use exception, refrain, fix, filter, escalate or noop"
+            )
+        if on_fail == "anonymize" and on != "input":
+            raise ConfigError(
+                f"{self.detector.name}: 'anonymize' hides values from the model and restores them in its answer, "
+                "so it applies to input validators; on output use fix"
             )
         self.on_fail, self.on = on_fail, on
         self.name = self.detector.name
