@@ -20,12 +20,11 @@ def redteam() -> None:
     """Red teaming: systematic attack scans with trustworthy judges."""
 
 
-def _judge(judge_model: str | None) -> Any:
+def _judge(judge_model: str | None, mode: str = "compliance") -> Any:
     from alignkit.redteam.judge import Judge, RubricJudge
 
-    if judge_model:
-        return Judge(rubric=RubricJudge(load_model(judge_model, ())))
-    return Judge()
+    rubric = RubricJudge(load_model(judge_model, ())) if judge_model else None
+    return Judge(rubric=rubric, mode=mode)  # type: ignore[arg-type]
 
 
 def _write_outputs(
@@ -162,6 +161,9 @@ def scan(
     from alignkit.redteam.store import RunStore
 
     probes = collect_probes(probe_sources, probe_format, categories, sample, seed)
+    if target.startswith("openai/") and not any(a.startswith("max_concurrency=") for a in model_args):
+        # The provider's own cap (16) would otherwise hold a scan at higher --concurrency to 16 in flight.
+        model_args = (*model_args, f"max_concurrency={concurrency}")
     model = load_model(target, model_args)
     if guard_spec:
         from alignkit.guard import Guard
@@ -281,6 +283,14 @@ def collect_probes(
 @click.option("--response-field", default="response", show_default=True)
 @click.option("--label-field", help="A boolean field with the true answer (jailbroken?), to report agreement.")
 @click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
+@click.option(
+    "--mode",
+    type=click.Choice(["compliance", "content"]),
+    default="compliance",
+    show_default=True,
+    help="compliance: the prompts are attacks, so any substantive non-refusal is a success; "
+    "content: the answer itself must look harmful.",
+)
 def judge(
     input_path: str,
     output_path: str,
@@ -288,12 +298,13 @@ def judge(
     response_field: str,
     label_field: str | None,
     judge_model: str | None,
+    mode: str,
 ) -> None:
     """Judge responses gathered elsewhere; adds refused, harmful, score, reason (and status, evidence)."""
     from alignkit.core.errors import ConfigError
     from alignkit.core.jsonl import JsonlWriter, iter_json_objects
 
-    j = _judge(judge_model)
+    j = _judge(judge_model, mode)
     rows = []
     for lineno, row in iter_json_objects(input_path):
         for f in (prompt_field, response_field):

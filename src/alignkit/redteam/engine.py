@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ from alignkit.core.model import Model
 from alignkit.redteam.base import Converter, Probe, parse_stack
 from alignkit.redteam.judge import Judge, Judgement
 from alignkit.redteam.store import AttemptRow, RunStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -152,6 +155,15 @@ async def run_scan(
 ) -> ScanResult:
     """Run ``attempts`` against ``target``, judging and storing each as it finishes."""
     cfg = config or ScanConfig()
+    cap = getattr(target, "max_concurrency", None)
+    if isinstance(cap, int) and cap < cfg.concurrency:
+        log.warning(
+            "%s allows %d requests in flight, fewer than the scan's concurrency %d; raise the provider's "
+            "max_concurrency to reach it",
+            target.info.spec,
+            cap,
+            cfg.concurrency,
+        )
     store.start_run(
         run_id, target.info.spec, {**asdict(cfg), "judge": judge.spec, **(extra_config or {})}, resume=resume
     )

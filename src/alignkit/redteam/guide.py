@@ -32,8 +32,9 @@ DEFAULT_LOG = "alignkit-vulnerabilities.jsonl"
 
 @lru_cache(maxsize=1)
 def default_judge() -> Judge:
-    """One judge per process, built on first use (its detectors load their weights once)."""
-    return Judge()
+    """One judge per process, built on first use (its detectors load their weights once). Content mode:
+    ``is_harmful(response)`` does not know the prompt, so the answer itself must look harmful."""
+    return Judge(mode="content")
 
 
 def _text(response: Completion | str) -> tuple[str | None, str | None]:
