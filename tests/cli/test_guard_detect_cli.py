@@ -39,8 +39,13 @@ def test_guard_check_needs_text_and_a_valid_spec(tmp_path: Path) -> None:
 
 def test_detect_scores_every_line_and_keeps_the_fields(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text("\n".join(json.dumps({"id": i, "answer": t}) for i, t in enumerate(
-        ["I'm sorry, but I can't help with that.", "Sure, here you go.", ""])) + "\n")
+    src.write_text(
+        "\n".join(
+            json.dumps({"id": i, "answer": t})
+            for i, t in enumerate(["I'm sorry, but I can't help with that.", "Sure, here you go.", ""])
+        )
+        + "\n"
+    )
     out = tmp_path / "out.jsonl"
     res = CliRunner().invoke(cli, ["detect", "refusal", "--input", str(src), "--output", str(out), "--field", "answer"])
     assert res.exit_code == 0, res.output
@@ -64,8 +69,9 @@ def test_detect_passes_detector_arguments(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "no competitors here"}\n{"text": "try AcmeCorp instead"}\n')
     out = tmp_path / "o.jsonl"
-    res = CliRunner().invoke(cli, ["detect", "competitors", "--input", str(src), "--output", str(out),
-                                   "-A", 'words=["AcmeCorp"]'])
+    res = CliRunner().invoke(
+        cli, ["detect", "competitors", "--input", str(src), "--output", str(out), "-A", 'words=["AcmeCorp"]']
+    )
     assert res.exit_code == 0, res.output
     assert [r["flagged"] for r in read_json_lines(out)] == [False, True]
     assert read_json_lines(out)[1]["spans"] == [{"start": 4, "end": 12, "label": "COMPETITOR"}]

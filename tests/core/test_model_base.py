@@ -16,9 +16,7 @@ class Upper(ModelBase):
         super().__init__("upper", config=GenerateConfig(max_tokens=5), flavour="loud")
         self.seen: list[GenerateConfig] = []
 
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         self.seen.append(config)
         return [Completion.of(p[-1].content.upper(), self.info.spec) for p in prompts]
 
@@ -56,9 +54,7 @@ def test_on_error_raise_or_record() -> None:
     class Half(ModelBase):
         provider = "test"
 
-        async def _generate_batch(
-            self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-        ) -> list[Completion]:
+        async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
             return [
                 Completion.of("ok", "t") if i % 2 == 0 else Completion.failed("t", "bad item")
                 for i in range(len(prompts))
@@ -75,9 +71,7 @@ def test_on_error_raise_or_record() -> None:
 
 def test_wrong_answer_count_is_caught() -> None:
     class Short(ModelBase):
-        async def _generate_batch(
-            self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-        ) -> list[Completion]:
+        async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
             return [Completion((Choice("x"),), "t")]
 
     with pytest.raises(ProviderError, match="returned 1 answers for 2 prompts"):

@@ -23,9 +23,7 @@ from alignkit.core.records import RECORD_TYPES
 
 def test_preference_pair_round_trip(tmp_path: Path) -> None:
     pairs = [
-        PreferencePair(
-            prompt="How do I pick a lock?", chosen="I can't help with that.", rejected="Sure: ..."
-        ),
+        PreferencePair(prompt="How do I pick a lock?", chosen="I can't help with that.", rejected="Sure: ..."),
         PreferencePair(
             prompt=[Message("system", "be safe"), Message("user", "hi")],
             chosen="Hello!",
@@ -73,14 +71,9 @@ def test_sft_example_and_verdict_round_trip(tmp_path: Path) -> None:
 def test_read_errors_name_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "pairs.jsonl"
     path.write_text(
-        json.dumps({"prompt": "a", "chosen": "b", "rejected": "c"})
-        + "\n\n"
-        + json.dumps({"prompt": "a"})
-        + "\n"
+        json.dumps({"prompt": "a", "chosen": "b", "rejected": "c"}) + "\n\n" + json.dumps({"prompt": "a"}) + "\n"
     )
-    with pytest.raises(
-        RecordError, match=r"pairs.jsonl:3: not a valid PreferencePair: chosen: Field required"
-    ):
+    with pytest.raises(RecordError, match=r"pairs.jsonl:3: not a valid PreferencePair: chosen: Field required"):
         list(read_jsonl(path, PreferencePair))
     path.write_text('{"prompt": "a", "chosen": "b", "rejected": "c", "chosn": 1}\n')
     with pytest.raises(RecordError, match="chosn: Extra inputs are not permitted"):

@@ -42,9 +42,7 @@ def test_unparseable_or_failed_judges_fail_closed_by_default() -> None:
 
 
 def test_judge_in_a_guard_and_async() -> None:
-    g = Guard().use(
-        "llama_guard", on="input", on_fail="exception", model=MockModel("fixed", text="unsafe S2")
-    )
+    g = Guard().use("llama_guard", on="input", on_fail="exception", model=MockModel("fixed", text="unsafe S2"))
     with pytest.raises(GuardValidationError, match="llm_judge"):
         g(MockModel("echo"), "how do I shoplift")
     judge = get_detector(
@@ -95,9 +93,7 @@ def test_hf_classifier_on_a_tiny_model(tmp_path: Path, tiny_model_dir: Path) -> 
     verdicts = det.detect_batch(["the quick brown fox", "a guard checks them", "x"])
     for v in verdicts:
         assert 0.0 <= v.score <= 1.0 and set(v.categories) == {"safe", "toxic"}
-        assert abs(sum(v.categories.values()) - 1.0) < 1e-5 and v.score == pytest.approx(
-            v.categories["toxic"]
-        )
+        assert abs(sum(v.categories.values()) - 1.0) < 1e-5 and v.score == pytest.approx(v.categories["toxic"])
     assert verdicts[0].score == pytest.approx(det.detect("the quick brown fox").score, abs=1e-5)
     with pytest.raises(ConfigError, match="none of the model's labels"):
         get_detector("hf_classifier", model=str(folder), positive=["nonexistent"])

@@ -63,10 +63,7 @@ def test_reask_reprompts_with_what_failed_then_succeeds() -> None:
     assert o.text == "a clean answer" and o.reasks == 1 and o.validation_passed
     second_call = model.calls[1]
     assert [m.role for m in second_call] == ["user", "assistant", "user"]
-    assert (
-        "did not pass the safety checks" in second_call[-1].content
-        and "banned_words" in second_call[-1].content
-    )
+    assert "did not pass the safety checks" in second_call[-1].content and "banned_words" in second_call[-1].content
 
 
 def test_reask_is_bounded_then_refrains() -> None:
@@ -88,9 +85,7 @@ def test_escalate_to_a_callback_and_to_a_queue() -> None:
     assert o.text == DEFAULT_ESCALATION and o.escalated
     assert seen[0].text == "darn it" and seen[0].validator == "banned_words" and seen[0].verdict.flagged
     q: queue.Queue[EscalationEvent] = queue.Queue()
-    Guard(escalate_to=q).use("banned_words", words=BAD, on_fail="escalate")(
-        MockModel("fixed", text="heck"), "x"
-    )
+    Guard(escalate_to=q).use("banned_words", words=BAD, on_fail="escalate")(MockModel("fixed", text="heck"), "x")
     assert q.get_nowait().text == "heck"
 
 

@@ -39,7 +39,7 @@ def test_the_guide_sample_runs_with_a_plain_callable() -> None:
 
 
 def test_a_toxic_answer_raises_or_is_fixed_by_the_on_fail_setting() -> None:
-    raising = Guard.from_rail(GUIDE_RAIL.replace('validators=', 'on-fail-no_toxic_language="exception" validators='))
+    raising = Guard.from_rail(GUIDE_RAIL.replace("validators=", 'on-fail-no_toxic_language="exception" validators='))
     with pytest.raises(GuardValidationError, match="toxicity"):
         raising(lambda p: TOXIC_ANSWER, "Say something about me")
     fixing = Guard.from_rail(GUIDE_RAIL)  # default on-fail: fix (mask what can be masked, else refrain)

@@ -60,13 +60,9 @@ def test_rail_errors_say_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match="no validators="):
         Guard.from_rail('<rail version="0.1"><output><string name="r"/></output></rail>')
     with pytest.raises(ConfigError, match="on-fail given for validators not listed"):
-        Guard.from_rail(
-            '<rail><output><string validators="valid_json" on-fail-refusal="noop"/></output></rail>'
-        )
+        Guard.from_rail('<rail><output><string validators="valid_json" on-fail-refusal="noop"/></output></rail>')
     with pytest.raises(ConfigError, match="unknown on_fail action"):
-        Guard.from_rail(
-            '<rail><output><string validators="valid_json" on-fail-valid_json="explode"/></output></rail>'
-        )
+        Guard.from_rail('<rail><output><string validators="valid_json" on-fail-valid_json="explode"/></output></rail>')
     with pytest.raises(ConfigError, match="no RAIL file"):
         Guard.from_rail("does/not/exist.rail")
 

@@ -29,10 +29,7 @@ def test_loads_from_folder_and_answers(tiny_model_dir: Path) -> None:
 def test_chat_template_is_applied(tiny_model_dir: Path) -> None:
     m = get_model(f"hf/{tiny_model_dir}")
     text = m.render((Message("system", "be brief"), Message("user", "hi")))
-    assert (
-        text
-        == "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
-    )
+    assert text == "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
 
 
 def test_base_model_without_template_continues_text(tmp_path: Path) -> None:

@@ -50,8 +50,7 @@ class MissingDependencyError(ProviderError, ImportError):
 
     def __init__(self, feature: str, packages: str, extra: str) -> None:
         super().__init__(
-            f"{feature} needs {packages}, which is not installed. "
-            f"Install it with: pip install 'alignkit[{extra}]'"
+            f"{feature} needs {packages}, which is not installed. Install it with: pip install 'alignkit[{extra}]'"
         )
 
 

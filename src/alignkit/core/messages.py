@@ -80,9 +80,7 @@ def to_messages(prompt: Prompt) -> tuple[Message, ...]:
         if not msgs:
             raise ConfigError("a prompt needs at least one message")
         return msgs
-    raise ConfigError(
-        f"a prompt must be a string, a Message or a list of messages; got {type(prompt).__name__}"
-    )
+    raise ConfigError(f"a prompt must be a string, a Message or a list of messages; got {type(prompt).__name__}")
 
 
 def _one_message(m: object) -> Message:
@@ -90,9 +88,7 @@ def _one_message(m: object) -> Message:
         return m
     if isinstance(m, Mapping):
         return Message.from_dict(m)
-    raise ConfigError(
-        f"each message must be a Message or a dict with role and content; got {type(m).__name__}"
-    )
+    raise ConfigError(f"each message must be a Message or a dict with role and content; got {type(m).__name__}")
 
 
 def last_user_text(messages: Sequence[Message]) -> str:

@@ -59,13 +59,9 @@ class Model(Protocol):
         **overrides: Any,
     ) -> list[Completion]: ...
 
-    async def agenerate(
-        self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any
-    ) -> Completion: ...
+    async def agenerate(self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any) -> Completion: ...
 
-    def generate(
-        self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any
-    ) -> Completion: ...
+    def generate(self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any) -> Completion: ...
 
     def generate_batch(
         self,
@@ -124,9 +120,7 @@ class ModelBase(ABC):
         return f"<{type(self).__name__} {self._info.spec}>"
 
     @abstractmethod
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         """Answer each normalized prompt, in order. May return ``Completion.failed`` for single items."""
 
     async def agenerate_batch(
@@ -163,9 +157,7 @@ class ModelBase(ABC):
         elapsed = time.perf_counter() - start
         return [c if c.latency_s is not None else _with_latency(c, elapsed) for c in out]
 
-    async def agenerate(
-        self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any
-    ) -> Completion:
+    async def agenerate(self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any) -> Completion:
         """Answer one prompt."""
         return (await self.agenerate_batch([prompt], config, **overrides))[0]
 

@@ -38,9 +38,7 @@ class Record(BaseModel):
     kind: ClassVar[str] = "record"
 
     id: str | None = Field(default=None, description="Stable identifier, when the source has one.")
-    source: str | None = Field(
-        default=None, description="Where the record came from: a file, a dataset, a model spec."
-    )
+    source: str | None = Field(default=None, description="Where the record came from: a file, a dataset, a model spec.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form extra fields.")
 
     @classmethod

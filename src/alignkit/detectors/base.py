@@ -49,8 +49,7 @@ class Detector(ABC):
     def __init__(self, *, threshold: float | None = None, **args: Any) -> None:
         if args and type(self).__init__ is Detector.__init__:
             raise ConfigError(
-                f"detector {self.name!r} takes only threshold=...; "
-                f"unknown argument(s): {', '.join(sorted(args))}"
+                f"detector {self.name!r} takes only threshold=...; unknown argument(s): {', '.join(sorted(args))}"
             )
         t = self.default_threshold if threshold is None else threshold
         if not 0.0 <= t <= 1.0:

@@ -69,9 +69,7 @@ class LLMJudge(Detector):
         threshold: float | None = None,
     ) -> None:
         if model is None:
-            raise ConfigError(
-                "llm_judge needs model=... (an alignkit model or a string like 'openai/llama-guard')"
-            )
+            raise ConfigError("llm_judge needs model=... (an alignkit model or a string like 'openai/llama-guard')")
         if isinstance(model, str):
             from alignkit.providers import get_model
 
@@ -114,9 +112,7 @@ class LLMJudge(Detector):
     async def adetect_batch(self, texts: Sequence[str]) -> list[Verdict]:
         for t in texts:
             check_text(t, self.name)
-        answers = await self.model.agenerate_batch(
-            [self.render(t) for t in texts], self.config, on_error="record"
-        )
+        answers = await self.model.agenerate_batch([self.render(t) for t in texts], self.config, on_error="record")
         found = [self.parse(a.text) if a.ok else self._failed(a.error) for a in answers]
         return [self._verdict(f, (a.latency_s or 0.0) * 1000) for f, a in zip(found, answers, strict=True)]
 
@@ -158,21 +154,15 @@ class HFClassifier(Detector):
         self.torch = torch
         self.device = pick_device(torch, device)
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
-        self.clf = (
-            transformers.AutoModelForSequenceClassification.from_pretrained(model).to(self.device).eval()
-        )
+        self.clf = transformers.AutoModelForSequenceClassification.from_pretrained(model).to(self.device).eval()
         labels: dict[int, str] = {int(i): str(n) for i, n in self.clf.config.id2label.items()}
         wanted = {p.lower() for p in positive} if positive else None
         self.labels = labels
         self.positive = [
-            i
-            for i, n in labels.items()
-            if (n.lower() in wanted if wanted else n.lower() not in self.SAFE_LABELS)
+            i for i, n in labels.items() if (n.lower() in wanted if wanted else n.lower() not in self.SAFE_LABELS)
         ]
         if not self.positive:
-            raise ConfigError(
-                f"hf_classifier: none of the model's labels {sorted(labels.values())} is positive"
-            )
+            raise ConfigError(f"hf_classifier: none of the model's labels {sorted(labels.values())} is positive")
         self.multi_label = getattr(self.clf.config, "problem_type", None) == "multi_label_classification"
         self.max_length, self.batch_size = max_length, batch_size
 
@@ -184,19 +174,13 @@ class HFClassifier(Detector):
         torch = self.torch
         for start in range(0, len(texts), self.batch_size):
             chunk = list(texts[start : start + self.batch_size])
-            enc = self.tokenizer(
-                chunk, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
-            )
+            enc = self.tokenizer(chunk, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length)
             with torch.inference_mode():
                 logits = self.clf(**{k: v.to(self.device) for k, v in enc.items()}).logits.float()
             probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
             for row in probs.tolist():
                 cats = {self.labels[i]: float(p) for i, p in enumerate(row)}
-                score = (
-                    max(row[i] for i in self.positive)
-                    if self.multi_label
-                    else sum(row[i] for i in self.positive)
-                )
+                score = max(row[i] for i in self.positive) if self.multi_label else sum(row[i] for i in self.positive)
                 top = max(self.positive, key=lambda i: row[i])
                 out.append(
                     Finding(

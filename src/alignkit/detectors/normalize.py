@@ -62,8 +62,13 @@ _LEET = str.maketrans(
         "€": "e",
     }
 )
-# A word that mixes letters with leet digits/symbols, e.g. "h4ck", "b0mb", "k!ll", "@ss".
-_LEET_WORD = re.compile(r"[A-Za-z0-9@$!|+€]{2,40}")
+# A word that mixes letters with leet digits/symbols, e.g. "h4ck", "b0mb", "k!ll", "@ss": the lookaheads
+# keep plain words and plain numbers out, so the Python callback runs only for real leet words. Matches
+# start only at a word's first character (the lookbehind), so the scan stays linear.
+_LEET_CHARS = "A-Za-z0-9@$!|+€"
+_LEET_WORD = re.compile(
+    rf"(?<![{_LEET_CHARS}])(?=[{_LEET_CHARS}]{{0,40}}[A-Za-z])(?=[{_LEET_CHARS}]{{0,40}}[0-9@$!|+€])[{_LEET_CHARS}]{{2,40}}"
+)
 _HAS_LETTER = re.compile(r"[A-Za-z]")
 # Letters spaced out with one separator each: "k i l l", "b.o.m.b", "s-e-x" (3+ letters).
 _SPACED = re.compile(r"(?<![A-Za-z])[A-Za-z](?:[ .\-_*][A-Za-z]){2,}(?![A-Za-z])")
@@ -85,13 +90,7 @@ def normalize(text: str) -> str:
 def deleet(text: str) -> str:
     """Read leetspeak: ``h4ck th3 b4nk`` -> ``hack the bank`` (only in words that contain letters)."""
 
-    def fix(m: re.Match[str]) -> str:
-        word = m.group(0)
-        if word.isalpha() or not _HAS_LETTER.search(word):
-            return word  # plain words and plain numbers stay as they are
-        return word.translate(_LEET)
-
-    return _LEET_WORD.sub(fix, text)
+    return _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), text)
 
 
 def despace(text: str) -> str:

@@ -18,9 +18,7 @@ from alignkit.core.records import Span
 from alignkit.detectors.base import Detector, Finding, detector
 from alignkit.detectors.normalize import deleet, despace, normalize, spaced_runs
 
-PATTERN_TIMEOUT_S = (
-    0.05  # per search; generous for linear patterns on a 1 MB text, fatal for catastrophic ones
-)
+PATTERN_TIMEOUT_S = 0.05  # per search; generous for linear patterns on a 1 MB text, fatal for catastrophic ones
 
 
 @detector("regex_match", aliases=("regex", "guardrails/regex_match", "regex-match"))
@@ -41,9 +39,7 @@ class RegexMatch(Detector):
             raise ConfigError("regex_match needs a pattern: regex_match(regex='^[A-Z].*')")
         if match_type not in ("must_match", "must_not_match", "search", "fullmatch"):
             raise ConfigError("match_type must be must_match, must_not_match, search or fullmatch")
-        super().__init__(
-            threshold=threshold, regex=regex, match_type=match_type, ignore_case=ignore_case or None
-        )
+        super().__init__(threshold=threshold, regex=regex, match_type=match_type, ignore_case=ignore_case or None)
         try:
             self._pattern = regex_compile(regex, ignore_case)
         except rx.error as e:
@@ -135,9 +131,7 @@ class ValidLength(Detector):
             raise ConfigError("valid_length unit must be 'chars' or 'words'")
         if min < 0 or (max is not None and max < min):
             raise ConfigError(f"valid_length needs 0 <= min <= max; got min={min}, max={max}")
-        super().__init__(
-            threshold=threshold, min=min or None, max=max, unit=None if unit == "chars" else unit
-        )
+        super().__init__(threshold=threshold, min=min or None, max=max, unit=None if unit == "chars" else unit)
         self.min, self.max, self.unit = min, max, unit
 
     def find(self, text: str) -> Finding:

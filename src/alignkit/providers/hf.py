@@ -163,9 +163,7 @@ class HFModel(ModelBase):
         return "\n".join([*lines, "Assistant:"])
 
     # -- generation ---------------------------------------------------------------------------------
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         return await asyncio.to_thread(self._generate_sync, prompts, config)
 
     def _generate_sync(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
@@ -188,9 +186,7 @@ class HFModel(ModelBase):
         pad = self.tokenizer.pad_token_id
         # Left padding: every prompt ends at the same position, so new tokens line up.
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch], device=self.device)
-        attention = torch.tensor(
-            [[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device
-        )
+        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device)
         n = config.n or 1
         max_new = config.max_tokens or DEFAULT_MAX_TOKENS
         kwargs: dict[str, Any] = {
@@ -220,9 +216,7 @@ class HFModel(ModelBase):
             completions.append(Completion(tuple(choices), self.info.spec, Usage(len(ids), used)))
         return completions
 
-    def _decode(
-        self, seq: list[int], max_new: int, stop: tuple[str, ...] | None
-    ) -> tuple[str, int, FinishReason]:
+    def _decode(self, seq: list[int], max_new: int, stop: tuple[str, ...] | None) -> tuple[str, int, FinishReason]:
         """Text, tokens generated and finish reason of one generated sequence (padding removed)."""
         reason: FinishReason = "length"
         for pos, tok in enumerate(seq):

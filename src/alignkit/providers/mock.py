@@ -109,17 +109,13 @@ class MockModel(ModelBase):
             case _:  # scripted
                 with self._script_lock:
                     if not self._script:
-                        raise ProviderError(
-                            "mock/scripted ran out of responses; enqueue() more or pass cycle=True"
-                        )
+                        raise ProviderError("mock/scripted ran out of responses; enqueue() more or pass cycle=True")
                     out = self._script.popleft()
                     if self.cycle:
                         self._script.append(out)
                     return out
 
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         async def one(messages: tuple[Message, ...]) -> Completion:
             if self.delay:
                 await asyncio.sleep(self.delay)

@@ -94,9 +94,7 @@ class OpenAIModel(ModelBase):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
-            limits = httpx.Limits(
-                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
-            )
+            limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
             client = httpx.AsyncClient(
                 base_url=self.base_url,
                 headers=self._headers,
@@ -121,9 +119,7 @@ class OpenAIModel(ModelBase):
                 body[key] = value
         return body
 
-    async def _generate_batch(
-        self, prompts: list[tuple[Message, ...]], config: GenerateConfig
-    ) -> list[Completion]:
+    async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         results = await gather_limited([self._one(p, config) for p in prompts], self.max_concurrency)
         out: list[Completion] = []
         for r in results:
@@ -179,8 +175,7 @@ class OpenAIModel(ModelBase):
             usage = data.get("usage") or {}
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ProviderError(
-                f"{self.base_url} sent a response that is not an OpenAI chat completion "
-                f"({type(e).__name__}: {e})"
+                f"{self.base_url} sent a response that is not an OpenAI chat completion ({type(e).__name__}: {e})"
             ) from None
         if not choices:
             raise ProviderError(f"{self.base_url} sent a chat completion with no choices")
