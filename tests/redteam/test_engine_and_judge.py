@@ -212,12 +212,10 @@ def test_concurrency_bound_is_respected(tmp_path: Path) -> None:
         in_flight -= 1
         return "no"
 
-    from alignkit.guard import CallableModel
-
     store = RunStore(tmp_path / "c.db")
     asyncio.run(
         run_scan(
-            CallableModel(slow),
+            slow,  # a plain async function is a target too
             plan(probes, ["none"], 0),
             judge=make_judge(),
             store=store,

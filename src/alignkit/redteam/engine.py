@@ -142,7 +142,7 @@ def _row(a: Attempt, c: Completion, j: Judgement) -> AttemptRow:
 
 
 async def run_scan(
-    target: Model,
+    target: Model | Callable[..., Any],
     attempts: Sequence[Attempt],
     *,
     judge: Judge,
@@ -154,6 +154,9 @@ async def run_scan(
     extra_config: dict[str, Any] | None = None,
 ) -> ScanResult:
     """Run ``attempts`` against ``target``, judging and storing each as it finishes."""
+    from alignkit.providers.function import as_model
+
+    target = as_model(target)  # a model, or a plain function from prompt to answer
     cfg = config or ScanConfig()
     cap = getattr(target, "max_concurrency", None)
     if isinstance(cap, int) and cap < cfg.concurrency:
