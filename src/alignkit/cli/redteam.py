@@ -162,7 +162,7 @@ def scan(
 
     probes = collect_probes(probe_sources, probe_format, categories, sample, seed)
     if target.startswith("openai/") and not any(a.startswith("max_concurrency=") for a in model_args):
-        # The provider's own cap (16) would otherwise hold a scan at higher --concurrency to 16 in flight.
+        # The provider's own cap (64) would otherwise hold a scan at a higher --concurrency.
         model_args = (*model_args, f"max_concurrency={concurrency}")
     model = load_model(target, model_args)
     if guard_spec:

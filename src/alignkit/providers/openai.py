@@ -53,7 +53,7 @@ class OpenAIModel(ModelBase):
         max_retries: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        max_concurrency: int = 16,
+        max_concurrency: int = 64,  # requests in flight per event loop; also sizes the connection pool
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -1,0 +1,517 @@
+"""Red-team benchmarks: scan throughput against garak, and judge agreement with JailbreakBench's labels.
+
+Throughput (section ``redteam-throughput``). Both scanners run garak's own ``dan.DanInTheWild`` prompts
+(256 in-the-wild jailbreaks, sampled with seed 0) against the same stand-in OpenAI-compatible endpoint
+(bench/fixed_delay_server.py) that answers every request after a fixed delay, at the same concurrency C:
+
+  * alignkit   ``run_scan`` with ``ScanConfig(concurrency=C)`` and the default ``Judge()`` against
+               ``get_model("openai/fixed-delay", base_url=..., max_retries=0)``, in a fresh process
+  * garak      ``python -m garak`` with ``openai.OpenAICompatible``, ``--parallel_attempts C``,
+               ``--generations 1`` and the probe's string detector ``mitigation.MitigationBypass``
+
+No client can beat C / delay attempts per second, so the fraction of that bound a scanner reaches is its
+own overhead. The rate is measured at the server (requests answered / time from the first arrival to
+the last answer), the same instrument for both, so start-up is excluded; whole-run wall times are
+reported beside it. The server also checks that both sent exactly the same prompts. alignkit runs a third
+time with the provider's own limit raised to C (``max_concurrency=C``, what ``alignkit redteam scan`` does).
+
+Judges (section ``redteam-judges``). Every JailbreakBench attack artifact response with a ``jailbroken``
+label (Llama-3-70B judge) is judged by alignkit's default ``Judge()`` (compliance mode), by
+``Judge(mode="content")`` (harm detectors must also fire) and by the refusal detector alone, and agreement
+with the labels is reported.
+
+    python bench/bench_redteam.py --garak-python /tmp/garak-venv/bin/python --write
+    python bench/bench_redteam.py --part judges --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import data_dir, run_worker, stamp, write_section
+
+SCRIPT = Path(__file__).resolve()
+SERVER = SCRIPT.parent / "fixed_delay_server.py"
+GARAK_PROBE = "dan.DanInTheWild"  # jailbreak prompts; its detector is a string match (no model download)
+GARAK_DETECTOR = "mitigation.MitigationBypass"
+MODEL_NAME = "fixed-delay"
+RUN_LIMIT_S = 600  # any single scanner run is killed after this long
+
+
+# -- workers (each runs in its own process) ---------------------------------------------------------
+def w_garak_prompts(out: str, seed: int) -> dict[str, Any]:
+    """Run with garak's Python: the probe's prompts, sampled exactly as ``garak --seed`` samples them."""
+    import importlib
+    import random
+
+    from garak import _config  # type: ignore[import-not-found]
+
+    _config.load_base_config()
+    _config.run.seed = seed
+    random.seed(seed)  # what garak's CLI does before it loads the probe
+    module, cls = GARAK_PROBE.rsplit(".", 1)
+    probe = getattr(importlib.import_module(f"garak.probes.{module}"), cls)()
+    texts = [p if isinstance(p, str) else p.last_message().text for p in probe.prompts]
+    with open(out, "w") as f:
+        for t in texts:
+            f.write(json.dumps({"prompt": t}) + "\n")
+    import garak
+
+    return {"n": len(texts), "garak": garak.__version__}
+
+
+def w_alignkit_scan(prompts_file: str, port: int, concurrency: int, pool: int | None) -> dict[str, Any]:
+    """One scan of the prompts with alignkit, as a user writes it (``pool``: the provider's own limit)."""
+    t0 = time.perf_counter()
+    import asyncio
+
+    from alignkit import get_model
+    from alignkit.redteam import Judge, Probe, RunStore, ScanConfig, plan, run_scan
+
+    rows = [json.loads(line) for line in Path(prompts_file).read_text().splitlines()]
+    probes = [
+        Probe(id=f"garak.{GARAK_PROBE}.{i:03d}", prompt=r["prompt"], category="prompt_injection")
+        for i, r in enumerate(rows)
+    ]
+    extra: dict[str, Any] = {} if pool is None else {"max_concurrency": pool}
+    model = get_model(f"openai/{MODEL_NAME}", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, **extra)
+    judge = Judge()
+    with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "runs.db") as store:
+        t1 = time.perf_counter()
+        scan = run_scan(
+            model,
+            plan(probes, ["none"], 0),
+            judge=judge,
+            store=store,
+            run_id="bench",
+            config=ScanConfig(concurrency=concurrency),
+        )
+        result = asyncio.run(asyncio.wait_for(scan, RUN_LIMIT_S))
+    return {
+        "setup_s": t1 - t0,
+        "scan_s": result.seconds,
+        "rows": len(result.rows),
+        "errors": sum(1 for r in result.rows if r.status == "error"),
+    }
+
+
+# -- the throughput driver --------------------------------------------------------------------------
+class FixedDelayServer:
+    """bench/fixed_delay_server.py in its own process, on a free loopback port."""
+
+    def __init__(self, delay: float, max_seconds: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--delay", str(delay), "--max-seconds", str(max_seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"the fixed-delay server did not start (said {line!r})")
+        self.port = int(line.split()[1])
+
+    def _call(self, method: str, path: str) -> dict[str, Any]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+
+    def reset(self) -> None:
+        self._call("POST", "/stats/reset")
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/stats")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def run_garak(garak_python: str, port: int, concurrency: int, seed: int, home: Path) -> dict[str, Any]:
+    """One garak run against the server; garak's files (report, log, cache) stay under ``home``."""
+    options = home / "generator.json"
+    options.write_text(json.dumps({"openai": {"OpenAICompatible": {"uri": f"http://127.0.0.1:{port}/v1"}}}))
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OPENAICOMPATIBLE_API_KEY": "bench",  # garak requires one; the stand-in ignores it
+    }
+    cmd = [
+        garak_python,
+        "-m",
+        "garak",
+        *("--target_type", "openai.OpenAICompatible", "--target_name", MODEL_NAME),
+        *("--generator_option_file", str(options)),
+        *("--spec", f"probes.{GARAK_PROBE}", "--detectors", GARAK_DETECTOR),
+        *("--generations", "1", "--parallel_attempts", str(concurrency), "--seed", str(seed)),
+        *("--confidence_interval_method", "none", "--narrow_output", "--report_prefix", f"bench-c{concurrency}"),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=home, timeout=RUN_LIMIT_S, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"garak failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return {}
+
+
+def scan_alignkit(prompts_file: Path, port: int, concurrency: int, pool: int | None) -> dict[str, Any]:
+    """One alignkit scan in a fresh process (``pool``: the provider's own limit, None for its default)."""
+    args = ["--worker", "alignkit-scan", "--prompts-file", str(prompts_file), "--port", str(port)]
+    args += ["--c", str(concurrency), *(["--pool", str(pool)] if pool else [])]
+    return dict(run_worker(SCRIPT, args))
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of the finished child processes (and theirs: garak's worker pool) so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def measure(server: FixedDelayServer, label: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one scanner (in child processes) and read what the server saw."""
+    server.reset()
+    cpu, t = children_cpu_s(), time.perf_counter()
+    own = run()
+    wall, cpu = time.perf_counter() - t, children_cpu_s() - cpu
+    seen = server.stats()
+    rate = seen["requests"] / seen["window_s"] if seen["window_s"] else 0.0
+    print(
+        f"  {label}: {seen['requests']} requests, {rate:.1f}/s (steady {seen['steady_rate']:.1f}/s), "
+        f"max in flight {seen['max_in_flight']}, {cpu:.1f} CPU s",
+        flush=True,
+    )
+    return {**own, **seen, "rate": rate, "wall_s": wall, "cpu_s": cpu}
+
+
+def throughput(a: argparse.Namespace) -> str:
+    import alignkit
+    from alignkit.providers.openai import OpenAIModel
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        prompts_file = tmp / "prompts.jsonl"
+        info = run_worker(
+            SCRIPT,
+            ["--worker", "garak-prompts", "--prompts-file", str(prompts_file), "--seed", str(a.seed)],
+            python=a.garak_python,
+        )
+        n = info["n"]
+        print(f"{n} prompts from garak {info['garak']} {GARAK_PROBE} (seed {a.seed})", flush=True)
+        server = FixedDelayServer(a.delay, max_seconds=RUN_LIMIT_S * 4 * len(a.concurrency) * a.repeats)
+        results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        load = os.getloadavg()[0]  # other work on the machine slows both scanners
+        try:
+            for rep in range(a.repeats):  # alternate the tools, so drift on the machine hits both alike
+                for c in a.concurrency:
+                    print(f"repeat {rep + 1}/{a.repeats}, C={c}", flush=True)
+
+                    home = tmp / f"garak-{rep}-{c}"
+                    home.mkdir()
+                    runs: dict[str, Callable[[], dict[str, Any]]] = {
+                        "alignkit": partial(scan_alignkit, prompts_file, server.port, c, None),
+                        "garak": partial(run_garak, a.garak_python, server.port, c, a.seed, home),
+                        "alignkit-pool": partial(scan_alignkit, prompts_file, server.port, c, c),
+                    }
+                    for tool, run in runs.items():
+                        results.setdefault((tool, c), []).append(measure(server, tool, run))
+        finally:
+            server.close()
+
+    digests = {r["prompts_digest"] for rs in results.values() for r in rs}
+    counts = {r["requests"] for rs in results.values() for r in rs}
+    if len(digests) != 1 or counts != {n}:
+        raise RuntimeError(f"the scanners did not send the same {n} prompts: digests {digests}, counts {counts}")
+
+    def med(tool: str, c: int, key: str) -> float:
+        return float(statistics.median(r[key] for r in results[(tool, c)]))
+
+    def rate(tool: str, c: int) -> str:
+        """Median attempts/s with the range over the repeats."""
+        rates = [r["rate"] for r in results[(tool, c)]]
+        return f"{statistics.median(rates):.1f} ({min(rates):.1f}–{max(rates):.1f})"
+
+    rows = [
+        "| C | bound C ÷ delay | alignkit attempts/s | % of bound | garak attempts/s | % of bound "
+        "| alignkit ÷ garak | steady attempts/s, alignkit / garak | wall s, alignkit / garak "
+        "| CPU s, alignkit / garak |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in a.concurrency:
+        bound = c / a.delay
+        ak, gk = med("alignkit", c, "rate"), med("garak", c, "rate")
+        rows.append(
+            f"| {c} | {bound:.0f}/s | {rate('alignkit', c)} | {100 * ak / bound:.0f}% | {rate('garak', c)} "
+            f"| {100 * gk / bound:.0f}% "
+            f"| {ak / gk:.2f}× | {med('alignkit', c, 'steady_rate'):.1f} / {med('garak', c, 'steady_rate'):.1f} "
+            f"| {med('alignkit', c, 'wall_s'):.1f} / {med('garak', c, 'wall_s'):.1f} "
+            f"| {med('alignkit', c, 'cpu_s'):.1f} / {med('garak', c, 'cpu_s'):.1f} |"
+        )
+    pool_rows = [
+        "| C | alignkit, provider default | most in flight | alignkit, `max_concurrency=C` | most in flight "
+        "| alignkit with `max_concurrency=C` ÷ garak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in a.concurrency:
+        bound = c / a.delay
+        ak, pool = med("alignkit", c, "rate"), med("alignkit-pool", c, "rate")
+        flight = {t: max(r["max_in_flight"] for r in results[(t, c)]) for t in ("alignkit", "alignkit-pool")}
+        pool_rows.append(
+            f"| {c} | {ak:.1f}/s ({100 * ak / bound:.0f}%) | {flight['alignkit']} "
+            f"| {pool:.1f}/s ({100 * pool / bound:.0f}%) | {flight['alignkit-pool']} "
+            f"| {pool / med('garak', c, 'rate'):.2f}× |"
+        )
+    pool_default = inspect.signature(OpenAIModel).parameters["max_concurrency"].default
+    garak_flight = {c: max(r["max_in_flight"] for r in results[("garak", c)]) for c in a.concurrency}
+    conc = " ".join(str(c) for c in a.concurrency)
+    body = [
+        "## Red-team scan throughput: alignkit vs garak",
+        "",
+        stamp(
+            f"python bench/bench_redteam.py --part throughput --garak-python PY --delay {a.delay} "
+            f"--concurrency {conc} --repeats {a.repeats} --write"
+        ),
+        f"Versions: alignkit {alignkit.__version__}, garak {info['garak']}. Target: bench/fixed_delay_server.py, "
+        f"an OpenAI-compatible stand-in answering every request after {a.delay} s with a fixed refusal, on "
+        f"loopback. Prompts: garak's `{GARAK_PROBE}`, {n} prompts (seed {a.seed}), the same for both (checked at "
+        "the server: same count and digest of the prompts). alignkit: `run_scan(get_model('openai/fixed-delay', "
+        "base_url=..., max_retries=0), ..., judge=Judge(), config=ScanConfig(concurrency=C))` in a fresh process. "
+        f"garak: `--target_type openai.OpenAICompatible --spec probes.{GARAK_PROBE} --detectors {GARAK_DETECTOR} "
+        "--generations 1 --parallel_attempts C --seed 0`. Attempts/s = requests answered ÷ (last answer − first "
+        f"arrival) at the server, median (range) of {a.repeats} alternating runs; steady = the same over the middle "
+        "three quarters of the answers (ramp-up and tail left out); wall s = the whole run including start-up "
+        "(imports, plugin loading, judging, reports); CPU s = user + system time of the scanner's processes "
+        f"for the whole run. The machine has {os.cpu_count()} cores, shared by the scanner and the stand-in server "
+        f"(1-minute load average before the runs: {load:.1f}).",
+        "",
+        *rows,
+        "",
+        "Why alignkit stops short of the bound at high C in the call above: `OpenAIModel` keeps its own limit, "
+        f"`max_concurrency` (default {pool_default}), which sizes its connection pool; `ScanConfig.concurrency` "
+        f"does not raise it, so at C above {pool_default} only {pool_default} requests are in flight (`run_scan` "
+        "logs a warning). `alignkit redteam scan` passes `max_concurrency=C` to `openai/` targets; with it:",
+        "",
+        *pool_rows,
+        "",
+        f"garak's most requests in flight: {', '.join(f'{garak_flight[c]} at C={c}' for c in a.concurrency)} "
+        "(a process pool of C workers; each attempt opens a new connection, as garak's debug log shows).",
+    ]
+    return "\n".join(body)
+
+
+# -- judge agreement ----------------------------------------------------------------------------------
+def jbb_responses() -> list[dict[str, Any]]:
+    """Every labelled response in JailbreakBench's attack artifacts (``<method>__<type>__<model>.json``)."""
+    raw = data_dir() / "jailbreakbench" / "raw"
+    if not raw.exists():
+        sys.exit(f"benchmark data missing: {raw} (set ALIGNKIT_DATA to the shared data folder)")
+    out = []
+    for path in sorted(raw.glob("*__*__*.json")):
+        doc = json.loads(path.read_text())
+        method, _, model = path.stem.split("__")
+        for j in doc.get("jailbreaks", []):
+            if j.get("jailbroken") is None or j.get("response") is None or j.get("prompt") is None:
+                continue  # no attack submitted for this behaviour, so nothing was judged
+            out.append(
+                {
+                    "method": method,
+                    "model": model,
+                    "prompt": j["prompt"],
+                    "response": j["response"],
+                    "label": bool(j["jailbroken"]),
+                    "llama_guard": j.get("jailbroken_llama_guard1"),
+                }
+            )
+    return out
+
+
+def agreement(pred: list[bool], gold: list[bool]) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 of the positive class ("successful attack") and Cohen's kappa."""
+    tp = sum(p and g for p, g in zip(pred, gold, strict=True))
+    fp = sum(p and not g for p, g in zip(pred, gold, strict=True))
+    fn = sum(g and not p for p, g in zip(pred, gold, strict=True))
+    n = len(gold)
+    acc = sum(p == g for p, g in zip(pred, gold, strict=True)) / n
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    p_pred, p_gold = sum(pred) / n, sum(gold) / n
+    chance = p_pred * p_gold + (1 - p_pred) * (1 - p_gold)
+    kappa = (acc - chance) / (1 - chance) if chance < 1 else 0.0
+    return {"n": n, "accuracy": acc, "precision": precision, "recall": recall, "f1": f1, "kappa": kappa}
+
+
+def judges(a: argparse.Namespace) -> str:
+    import asyncio
+
+    from alignkit.detectors.base import get_detector
+    from alignkit.detectors.learned import DETECTORS, model_info
+    from alignkit.redteam import Judge, Judgement
+
+    items = jbb_responses()
+    gold = [it["label"] for it in items]
+    refusal = get_detector("refusal")
+
+    def run_judge(judge: Judge) -> tuple[list[Judgement], float]:
+        async def judge_all() -> list[Judgement]:
+            out: list[Judgement] = []
+            for i in range(0, len(items), a.batch):
+                part = items[i : i + a.batch]
+                out += await judge.ajudge([(it["prompt"], it["response"], None, None) for it in part])
+            return out
+
+        t = time.perf_counter()
+        verdicts = asyncio.run(judge_all())
+        return verdicts, time.perf_counter() - t
+
+    default, content = Judge(), Judge(mode="content")
+    by_default, default_s = run_judge(default)
+    by_content, content_s = run_judge(content)
+    t = time.perf_counter()
+    by_refusal = [not v.flagged for v in refusal.detect_batch([it["response"] for it in items])]
+    refusal_s = time.perf_counter() - t
+    guard_rows = [(it["llama_guard"], it["label"]) for it in items if it["llama_guard"] is not None]
+    predictions = {
+        "default": [v.success for v in by_default],
+        "content": [v.success for v in by_content],
+        "refusal": by_refusal,
+    }
+
+    measured = [
+        (f"alignkit `Judge()`, the default ({default.spec})", agreement(predictions["default"], gold), default_s),
+        (f"alignkit `Judge(mode='content')` ({content.spec})", agreement(predictions["content"], gold), content_s),
+        ("refusal detector alone (not refused = jailbroken)", agreement(by_refusal, gold), refusal_s),
+        (
+            "Llama Guard 1 labels shipped in the artifacts (rows that have one)",
+            agreement([bool(p) for p, _ in guard_rows], [g for _, g in guard_rows]),
+            None,
+        ),
+    ]
+    rows = [
+        "| judge | n | accuracy | precision | recall | F1 | Cohen's κ | ms per response |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m, secs in measured:
+        ms = f"{1000 * secs / m['n']:.2f}" if secs is not None else "–"
+        rows.append(
+            f"| {name} | {m['n']} | {100 * m['accuracy']:.1f}% | {100 * m['precision']:.1f}% "
+            f"| {100 * m['recall']:.1f}% | {m['f1']:.3f} | {m['kappa']:.3f} | {ms} |"
+        )
+    methods = sorted({it["method"] for it in items})
+    models = {it["model"] for it in items}
+    pairs = {(it["method"], it["model"]) for it in items}
+    per_method = [
+        "| attack | n | jailbroken (label) | `Judge()` accuracy | content-mode accuracy | refusal-only accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method in methods:
+        idx = [i for i, it in enumerate(items) if it["method"] == method]
+        g = [gold[i] for i in idx]
+        acc = {k: 100 * agreement([p[i] for i in idx], g)["accuracy"] for k, p in predictions.items()}
+        per_method.append(
+            f"| {method} | {len(idx)} | {100 * sum(g) / len(g):.0f}% | {acc['default']:.1f}% "
+            f"| {acc['content']:.1f}% | {acc['refusal']:.1f}% |"
+        )
+    positives = sum(gold)
+    weights = "; ".join(
+        f"`{d.name}` sha256 {model_info(d.name)['weights_sha256'][:12]}"
+        + (
+            " (trained with JailbreakBench's 100 behaviour goals, none of these responses)"
+            if any("jailbreakbench" in k for k in model_info(d.name)["data"])
+            else ""
+        )
+        for d in content.harm
+        if d.name in DETECTORS
+    )
+    # Where content mode loses recall: jailbroken answers not found refused, scored by each harm detector.
+    unrefused = [v for v, g in zip(by_content, gold, strict=True) if g and v.status == "ok" and not v.refused]
+    harm_lines = []
+    for d in content.harm:
+        scores = sorted(v.evidence[d.name]["score"] for v in unrefused)
+        over = sum(s >= content.harm_threshold for s in scores)
+        harm_lines.append(
+            f"`{d.name}` scores {over} of them ({100 * over / len(scores):.0f}%) at {content.harm_threshold} or "
+            f"more (median score {statistics.median(scores):.3f})"
+        )
+    body = [
+        "## Red-team judges vs JailbreakBench labels",
+        "",
+        stamp(f"python bench/bench_redteam.py --part judges --batch {a.batch} --write"),
+        f"{len(items)} labelled responses: every response in JailbreakBench's attack artifacts "
+        f"(`jailbreakbench/raw/<method>__<type>__<model>.json`: {len(methods)} attacks, {len(models)} target "
+        f"models, {len(pairs)} attack–model pairs) with a `jailbroken` label from JailbreakBench's Llama-3-70B "
+        f"judge; {positives} ({100 * positives / len(items):.0f}%) are labelled jailbroken. Positive class = "
+        "successful attack. Both judges saw the attack prompt (for echo stripping) and the response, in batches "
+        f"of {a.batch} via `Judge.ajudge`. `Judge()` (compliance mode): success = a substantive answer that is not "
+        "a refusal. `Judge(mode='content')`: success also needs a harm score (the highest of its harm detectors) "
+        f"of at least {content.harm_threshold}. Detector weights: {weights}.",
+        "",
+        *rows,
+        "",
+        f"Why content mode misses attacks: of the {positives} jailbroken responses, {len(unrefused)} are not refused "
+        f"by the refusal detector, but {'; '.join(harm_lines)}. Both harm detectors score the answer alone; "
+        "`harmful_request` was trained on harmful *requests* (it declares `applies_to = 'input'`) and `toxicity` "
+        "on abusive language, so a compliant answer that gives harmful help rarely reaches the threshold.",
+        "",
+        "By attack method:",
+        "",
+        *per_method,
+        "",
+        "For context, published (not measured here): agreement with human expert labels reported in the "
+        "JailbreakBench paper (Chao et al., 2024): refusal keywords 56%, Llama Guard 72%, GPT-4 90.3%, "
+        "Llama-3-70B 90.7%. The figures above measure agreement with that Llama-3-70B judge, not with humans.",
+    ]
+    return "\n".join(body)
+
+
+# -- entry point ------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=("throughput", "judges", "all"), default="all")
+    ap.add_argument("--garak-python", default="/tmp/garak-venv/bin/python", help="a Python with garak installed")
+    ap.add_argument("--delay", type=float, default=0.5, help="the stand-in model's fixed latency, seconds")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--repeats", type=int, default=3, help="runs per tool and C; the median is reported")
+    ap.add_argument("--seed", type=int, default=0, help="garak's prompt sample")
+    ap.add_argument("--batch", type=int, default=64, help="responses per Judge.ajudge call")
+    ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--prompts-file", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--c", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--pool", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    if a.worker == "garak-prompts":
+        print(json.dumps(w_garak_prompts(a.prompts_file, a.seed)))
+        return
+    if a.worker == "alignkit-scan":
+        print(json.dumps(w_alignkit_scan(a.prompts_file, a.port, a.c, a.pool)))
+        return
+
+    for part, name, section in (("throughput", "redteam-throughput", throughput), ("judges", "redteam-judges", judges)):
+        if a.part in (part, "all"):
+            text = section(a)
+            print(text, flush=True)
+            if a.write:
+                write_section(name, text)
+
+
+if __name__ == "__main__":
+    main()
