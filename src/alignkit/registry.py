@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from alignkit.core.errors import ConfigError, UnknownPluginError
 
@@ -133,6 +133,18 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The object registered under ``name`` or an alias; :class:`UnknownPluginError` otherwise."""
         return self.entry(name).obj
+
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the factory registered under ``name``; an argument it does not take is a ConfigError."""
+        factory = self.get(name)
+        if not callable(factory):
+            raise ConfigError(f"{self.kind} {name!r} is not a factory")
+        try:
+            return factory(*args, **kwargs)
+        except TypeError as e:
+            if "unexpected keyword argument" not in str(e):
+                raise
+            raise ConfigError(f"{self.kind} {name!r} does not take that argument ({e})") from None
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

@@ -151,13 +151,8 @@ def detector(
 
 def get_detector(name: str, **args: Any) -> Detector:
     """Build a registered detector by name (or alias) with its arguments."""
-    factory = detectors.get(name)
-    try:
-        return factory(**args)
-    except TypeError as e:
-        if "unexpected keyword argument" not in str(e):
-            raise
-        raise ConfigError(f"detector {name!r} does not take that argument ({e})") from None
+    built: Detector = detectors.build(name, **args)
+    return built
 
 
 def max_finding(findings: Sequence[Finding]) -> Finding:

@@ -68,15 +68,8 @@ def get_model(spec: str | Model, *, config: GenerateConfig | None = None, **args
             f"model strings look like provider/name (e.g. mock/echo, hf/./checkpoint, openai/gpt-4o-mini) "
             f"or a shortcut ({', '.join(sorted(SHORTCUTS))}); got {spec!r}"
         )
-    factory = providers.get(prov)
-    try:
-        return factory(name, config=config, **args)
-    except TypeError as e:
-        if "unexpected keyword argument" not in str(e):
-            raise
-        raise ConfigError(
-            f"provider {prov!r} does not take that argument ({e}); see `alignkit models` for its options"
-        ) from None
+    model: Model = providers.build(prov, name, config=config, **args)
+    return model
 
 
 def parse_model_args(pairs: Sequence[str]) -> dict[str, Any]:

@@ -115,13 +115,9 @@ def converter(
 
 
 def get_converter(name: str, **args: Any) -> Converter:
-    factory = converters.get(name)
-    try:
-        return factory(**args)
-    except TypeError as e:
-        if "unexpected keyword argument" not in str(e):
-            raise
-        raise ConfigError(f"converter {name!r} does not take that argument ({e})") from None
+    """Build a registered converter by name (or alias) with its arguments."""
+    built: Converter = converters.build(name, **args)
+    return built
 
 
 class Stack(Converter):
