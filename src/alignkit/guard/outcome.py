@@ -7,6 +7,7 @@ from typing import Any
 
 from alignkit.core.errors import AlignkitError
 from alignkit.core.records import Verdict
+from alignkit.detectors.pii import Vault
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class ValidationResult:
     passed: bool = True  # no validator failed (a noop failure still makes this False)
     stopped: bool = False  # a refrain/escalate/exception action replaced the text: stop here
     reask: list[Verdict] = field(default_factory=list)  # failures whose action asks to re-prompt
-    vault: Any = None  # the detectors.pii.Vault holding values an "anonymize" action hid
+    vault: Vault | None = None  # holds the values an "anonymize" action hid, to restore in the answer
 
     @property
     def failures(self) -> list[Verdict]:
