@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 
 from alignkit.detectors.normalize import decoded_base64, deleet, despace, normalize, variants
+from tests.helpers.timing import LINEAR_LIMIT, growth
 
 
 def test_full_width_and_math_letters_become_plain() -> None:
@@ -56,11 +56,4 @@ def test_variants_include_each_reading_once() -> None:
 
 @pytest.mark.parametrize("unit", ["a", "1 ", "a.", "\u200b", "Ａ", "aGVsbG8", "k "])
 def test_linear_time_on_hostile_input(unit: str) -> None:
-    def cost(n: int) -> float:
-        text = unit * n
-        start = time.perf_counter()
-        variants(text)
-        return time.perf_counter() - start
-
-    small, big = cost(20_000), cost(200_000)
-    assert big < max(small, 1e-3) * 40  # 10x the input: linear is ~10x, quadratic ~100x
+    assert growth(variants, unit, 20_000) < LINEAR_LIMIT

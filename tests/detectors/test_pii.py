@@ -19,8 +19,6 @@ import os
 import random
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +28,7 @@ from alignkit.core.records import Span, Verdict
 from alignkit.detectors import Detector, get_detector, pii
 from alignkit.detectors.pii import ENTITIES, PIIDetector, Vault, redact, resolve_overlaps
 from alignkit.detectors.pii_patterns import iban_valid, luhn_valid, ssn_valid
+from tests.helpers.timing import LINEAR_LIMIT, growth
 
 DETECTOR = PIIDetector()
 
@@ -273,22 +272,13 @@ HOSTILE = ["a", "1", "1-", "@", "a@", ". ", "+1 ", "1 ", "12 3", "1 A ", "(1) ",
            "my name is A ", "Name: A\n", "1.1.", "a:", "::", "а@", "a@b.co 536-22-1234 "]  # fmt: skip
 
 
-def best_time(fn: Callable[[str], object], text: str, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(text)
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 @pytest.mark.parametrize("unit", HOSTILE)
 def test_hostile_input_takes_linear_time(unit: str) -> None:
     detector = PIIDetector(threshold=0.0)  # every candidate is validated and kept: the worst case
     n = 3000 // len(unit)
-    small, large = best_time(detector.find, unit * n), best_time(detector.find, unit * n * 10)
+    ratio = growth(detector.find, unit, n)
     # Linear: about 10x for 10x the text; quadratic would be about 100x.
-    assert large / max(small, 1e-4) < 30, f"{unit!r}: {small * 1e3:.2f} ms -> {large * 1e3:.2f} ms"
+    assert ratio < LINEAR_LIMIT, f"{unit!r}: 10x the text took {ratio:.1f}x the time"
 
 
 def test_no_values_in_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import doctest
 import json
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -19,6 +17,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.records import Verdict
 from alignkit.detectors import Detector, get_detector, secrets
 from alignkit.detectors.secrets import KINDS, SecretsDetector, redact_secrets, shannon_entropy
+from tests.helpers.timing import LINEAR_LIMIT, growth
 
 DETECTOR = SecretsDetector()
 RANDOM = "q7Xk2mP9vR4tZ8wL3nB6yH1cJ5dF0gS"  # 31 distinct characters: high entropy
@@ -167,18 +166,9 @@ HOSTILE = ["a", "1", "@", ". ", "eyJ", "eyJa.", "sk-", "sk-a", "xoxb-", "AKIA", 
            "Bearer ", "aws_secret_key="]  # fmt: skip
 
 
-def best_time(fn: Callable[[str], object], text: str, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(text)
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 @pytest.mark.parametrize("unit", HOSTILE)
 def test_hostile_input_takes_linear_time(unit: str) -> None:
     detector = SecretsDetector(threshold=0.0)
     n = 3000 // len(unit)
-    small, large = best_time(detector.find, unit * n), best_time(detector.find, unit * n * 10)
-    assert large / max(small, 1e-4) < 30, f"{unit!r}: {small * 1e3:.2f} ms -> {large * 1e3:.2f} ms"
+    ratio = growth(detector.find, unit, n)
+    assert ratio < LINEAR_LIMIT, f"{unit!r}: 10x the text took {ratio:.1f}x the time"
