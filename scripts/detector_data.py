@@ -364,22 +364,13 @@ def _by_side(items: list[str]) -> dict[str, list[str]]:
 
 
 # -- harmful requests -------------------------------------------------------------------------------
+from alignkit.redteam.loaders import JAILBREAKBENCH  # noqa: E402
+
 HAZARDS = learned.HAZARDS  # violent_crime, nonviolent_crime, weapons, self_harm, hate, sexual, ...
 # Source categories mapped onto ours (MLCommons hazard taxonomy / Llama Guard). None: the source calls
 # it harmful but it has no hazard of ours (only the overall head learns it). "benign": used as a
 # negative (specialised advice and chatbot-relationship questions are not harmful requests).
-JBB_CATEGORIES = {
-    "Harassment/Discrimination": "hate",
-    "Malware/Hacking": "cyber",
-    "Physical harm": "violent_crime",
-    "Economic harm": "nonviolent_crime",
-    "Fraud/Deception": "nonviolent_crime",
-    "Disinformation": "misinformation",
-    "Sexual/Adult content": "sexual",
-    "Privacy": "privacy",
-    "Expert advice": None,
-    "Government decision-making": "nonviolent_crime",
-}
+JBB_CATEGORIES: dict[str, str | None] = {**JAILBREAKBENCH, "Expert advice": None}  # the red team's mapping
 FORBIDDEN_AREAS = {
     "Illegal Activity": "nonviolent_crime",
     "Hate Speech": "hate",
