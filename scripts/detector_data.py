@@ -47,6 +47,7 @@ from typing import Any
 import detector_examples as mine  # our own hand-written look-alikes and templates
 
 from alignkit.detectors import learned
+from alignkit.redteam.loaders import JAILBREAKBENCH
 
 REPO = Path(__file__).resolve().parents[1]
 HELD_OUT_PERCENT = 20
@@ -364,8 +365,6 @@ def _by_side(items: list[str]) -> dict[str, list[str]]:
 
 
 # -- harmful requests -------------------------------------------------------------------------------
-from alignkit.redteam.loaders import JAILBREAKBENCH  # noqa: E402
-
 HAZARDS = learned.HAZARDS  # violent_crime, nonviolent_crime, weapons, self_harm, hate, sexual, ...
 # Source categories mapped onto ours (MLCommons hazard taxonomy / Llama Guard). None: the source calls
 # it harmful but it has no hazard of ours (only the overall head learns it). "benign": used as a
