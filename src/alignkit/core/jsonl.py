@@ -91,7 +91,9 @@ def read_jsonl(path: str | os.PathLike[str], record_type: type[R]) -> Iterator[R
         try:
             yield record_type.model_validate(obj)
         except ValidationError as e:
-            problems = "; ".join(
-                f"{'.'.join(str(x) for x in err['loc']) or '(record)'}: {err['msg']}" for err in e.errors()
-            )
-            raise RecordError(f"{path}:{lineno}: not a valid {record_type.__name__}: {problems}") from None
+            raise RecordError(f"{path}:{lineno}: not a valid {record_type.__name__}: {describe(e)}") from None
+
+
+def describe(e: ValidationError) -> str:
+    """``field: problem; ...`` without echoing the input (a record may hold PII)."""
+    return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or '(record)'}: {err['msg']}" for err in e.errors())

@@ -1,0 +1,219 @@
+"""Preference data: one schema (:class:`~alignkit.core.PreferencePair`), every common source.
+
+- alignkit JSONL (the record's own fields);
+- Anthropic HH in both shapes: full transcripts (``{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...",
+  "rejected": ...}``, the shared dialogue prefix becomes the prompt) and split rows (``{"prompt":
+  "...\\n\\nAssistant:", "chosen": "...", "rejected": "..."}``);
+- CSV or JSONL with a column mapping (prompt, chosen, rejected, optional tie/margin/annotator);
+- any iterable of dicts, which includes a Hugging Face ``datasets.Dataset``.
+
+On import, pairs with no preference (chosen equals rejected) and duplicates are dropped, and PII can be
+redacted or the pair dropped, using the shared PII detector. Every dropped pair is counted in the
+returned :class:`ImportReport`, so nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from alignkit.core.errors import ConfigError, RecordError
+from alignkit.core.jsonl import describe, iter_json_objects
+from alignkit.core.messages import Message
+from alignkit.core.records import PreferencePair
+
+_TURN = re.compile(r"\n\n(Human|Assistant): ?")
+PIIAction = Literal["keep", "redact", "drop"]
+
+
+def parse_hh(transcript: str) -> list[Message]:
+    """``"\\n\\nHuman: hi\\n\\nAssistant: hello"`` -> [user "hi", assistant "hello"]. A trailing empty
+    ``Assistant:`` turn (the split-prompt form) is dropped."""
+    text = transcript if transcript.startswith("\n\n") else "\n\n" + transcript
+    parts = _TURN.split(text)
+    if len(parts) < 3 or parts[0].strip():
+        raise RecordError("not an HH transcript: it must consist of '\\n\\nHuman:' and '\\n\\nAssistant:' turns")
+    messages = []
+    for speaker, content in zip(parts[1::2], parts[2::2], strict=True):
+        messages.append(Message("user" if speaker == "Human" else "assistant", content.strip()))
+    if messages and messages[-1].role == "assistant" and not messages[-1].content:
+        messages.pop()
+    return messages
+
+
+def hh_pair(row: Mapping[str, Any], *, source: str | None = None) -> PreferencePair:
+    """A preference pair from an HH row, in either the transcript or the split shape."""
+    if "prompt" in row:
+        prompt = parse_hh(str(row["prompt"]))
+        return PreferencePair(
+            prompt=tuple(prompt),
+            chosen=str(row["chosen"]).strip(),
+            rejected=str(row["rejected"]).strip(),
+            source=source,
+        )
+    chosen, rejected = parse_hh(str(row["chosen"])), parse_hh(str(row["rejected"]))
+    if not chosen or chosen[-1].role != "assistant" or not rejected or rejected[-1].role != "assistant":
+        raise RecordError("an HH transcript must end with an Assistant turn")
+    if chosen[:-1] != rejected[:-1]:
+        raise RecordError("the chosen and rejected transcripts do not share the same dialogue before the last answer")
+    return PreferencePair(
+        prompt=tuple(chosen[:-1]), chosen=chosen[-1].content, rejected=rejected[-1].content, source=source
+    )
+
+
+@dataclass
+class ImportReport:
+    """What an import kept and what it dropped, by reason."""
+
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    redacted: int = 0
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+
+def _key(pair: PreferencePair) -> str:
+    body = "\x1f".join([*(f"{m.role}:{m.content}" for m in pair.prompt), pair.chosen, pair.rejected])
+    return hashlib.sha256(" ".join(body.split()).lower().encode()).hexdigest()
+
+
+def clean(
+    pairs: Iterable[PreferencePair], *, dedupe: bool = True, pii: PIIAction = "keep", report: ImportReport | None = None
+) -> Iterator[PreferencePair]:
+    """Drop no-preference pairs and duplicates; redact PII (``pii="redact"``) or drop pairs with it."""
+    report = report if report is not None else ImportReport()
+    seen: set[str] = set()
+    detector = None
+    if pii != "keep":
+        from alignkit.detectors import get_detector
+
+        detector = get_detector("pii")
+    for pair in pairs:
+        if not pair.tie and pair.chosen.strip() == pair.rejected.strip():
+            report.drop("chosen equals rejected")
+            continue
+        if dedupe:
+            k = _key(pair)
+            if k in seen:
+                report.drop("duplicate")
+                continue
+            seen.add(k)
+        if detector is not None:
+            pair, found = _screen(pair, detector, pii)
+            if found and pii == "drop":
+                report.drop("contains PII")
+                continue
+            report.redacted += found
+        report.kept += 1
+        yield pair
+
+
+def _screen(pair: PreferencePair, detector: Any, action: PIIAction) -> tuple[PreferencePair, bool]:
+    from alignkit.detectors.pii import redact
+
+    found = False
+
+    def fix(text: str) -> str:
+        nonlocal found
+        v = detector.detect(text)
+        if not v.flagged:
+            return text
+        found = True
+        return redact(text, v.spans) if action == "redact" else text
+
+    prompt = [Message(m.role, fix(m.content), m.name, m.tool_call_id) for m in pair.prompt]
+    updated = pair.model_copy(
+        update={"prompt": tuple(prompt), "chosen": fix(pair.chosen), "rejected": fix(pair.rejected)}
+    )
+    return updated, found
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            for i, row in enumerate(csv.DictReader(fh), start=2):
+                yield i, dict(row)
+    else:
+        yield from iter_json_objects(path)
+
+
+def from_rows(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    format: Literal["auto", "alignkit", "hh", "columns"] = "auto",
+    columns: Mapping[str, str] | None = None,
+    source: str | None = None,
+    where: str = "<rows>",
+) -> Iterator[PreferencePair]:
+    """Preference pairs from dict rows (a HF ``Dataset`` is such an iterable). ``columns`` maps our field
+    names (prompt, chosen, rejected, tie, margin, annotator) to the source's."""
+    for n, row in enumerate(rows, start=1):
+        yield _pair(row, format, columns, source, f"{where}:{n}")
+
+
+def _pair(
+    row: Mapping[str, Any], format: str, columns: Mapping[str, str] | None, source: str | None, where: str
+) -> PreferencePair:
+    try:
+        if columns:
+            missing = [src for src in columns.values() if src not in row]
+            if missing:
+                raise RecordError(f"no column(s) {missing}; the row has {sorted(row)}")
+            mapped = {ours: row[src] for ours, src in columns.items()}
+            return PreferencePair.model_validate({"source": source, **mapped})
+        fmt = format
+        if fmt == "auto":
+            text = str(row.get("prompt") or row.get("chosen") or "")
+            fmt = "hh" if "\n\nHuman:" in text or text.startswith("Human:") else "alignkit"
+        if fmt == "hh":
+            return hh_pair(row, source=source)
+        return PreferencePair.model_validate({"source": source, **row} if source and "source" not in row else row)
+    except ValidationError as e:
+        raise RecordError(f"{where}: not a valid preference pair: {describe(e)}") from None
+    except (RecordError, ValueError, KeyError) as e:
+        raise RecordError(f"{where}: {e}") from None
+
+
+def load_preferences(
+    path: str | Path,
+    *,
+    format: Literal["auto", "alignkit", "hh", "columns"] = "auto",
+    columns: Mapping[str, str] | None = None,
+    dedupe: bool = True,
+    pii: PIIAction = "keep",
+) -> tuple[list[PreferencePair], ImportReport]:
+    """Read preference pairs from a JSONL or CSV file, cleaned (see :func:`clean`); errors name the line."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"no preference file at {p}")
+    if format == "columns" and not columns:
+        raise ConfigError("format='columns' needs columns={'prompt': ..., 'chosen': ..., 'rejected': ...}")
+    pairs = (_pair(row, format, columns, str(p), f"{p}:{line}") for line, row in _rows(p))
+    report = ImportReport()
+    return list(clean(pairs, dedupe=dedupe, pii=pii, report=report)), report
+
+
+def to_hf_dataset(pairs: Iterable[PreferencePair]) -> Any:
+    """A Hugging Face ``datasets.Dataset`` in TRL's conversational preference format."""
+    try:
+        import datasets
+    except ImportError as e:
+        raise ConfigError("exporting to a Hugging Face dataset needs the datasets package: pip install datasets") from e
+    return datasets.Dataset.from_list(
+        [
+            {
+                "prompt": [m.to_dict() for m in p.prompt],
+                "chosen": [{"role": "assistant", "content": p.chosen}],
+                "rejected": [{"role": "assistant", "content": p.rejected}],
+            }
+            for p in pairs
+        ]
+    )
