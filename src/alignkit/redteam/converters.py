@@ -54,8 +54,25 @@ class Identity(Converter):
         return prompt
 
 
+class _Encoding(Converter):
+    """An encoded prompt, with an instruction to decode it and answer (``instruct=False``: bare)."""
+
+    INSTRUCTION: ClassVar[str] = "{payload}"
+
+    def __init__(self, instruct: bool = True) -> None:
+        super().__init__(instruct=None if instruct else False)
+        self.instruct = instruct
+
+    def encode(self, prompt: str) -> str:
+        raise NotImplementedError
+
+    def convert(self, prompt: str, rng: random.Random) -> str:
+        payload = self.encode(prompt)
+        return self.INSTRUCTION.format(payload=payload) if self.instruct else payload
+
+
 @converter("base64", aliases=("b64",))
-class Base64(Converter):
+class Base64(_Encoding):
     """The prompt base64-encoded, with an instruction to decode it and answer (``instruct=False``: bare)."""
 
     name = "base64"
@@ -64,17 +81,12 @@ class Base64(Converter):
         "directly. Do not mention the encoding in your answer.\n\n{payload}"
     )
 
-    def __init__(self, instruct: bool = True) -> None:
-        super().__init__(instruct=None if instruct else False)
-        self.instruct = instruct
-
-    def convert(self, prompt: str, rng: random.Random) -> str:
-        payload = base64.b64encode(prompt.encode("utf-8")).decode("ascii")
-        return self.INSTRUCTION.format(payload=payload) if self.instruct else payload
+    def encode(self, prompt: str) -> str:
+        return base64.b64encode(prompt.encode("utf-8")).decode("ascii")
 
 
 @converter("rot13")
-class Rot13(Converter):
+class Rot13(_Encoding):
     """The prompt in ROT13, with an instruction to decode it and answer (``instruct=False``: bare)."""
 
     name = "rot13"
@@ -83,13 +95,8 @@ class Rot13(Converter):
         "the decoded request directly.\n\n{payload}"
     )
 
-    def __init__(self, instruct: bool = True) -> None:
-        super().__init__(instruct=None if instruct else False)
-        self.instruct = instruct
-
-    def convert(self, prompt: str, rng: random.Random) -> str:
-        payload = codecs.encode(prompt, "rot_13")
-        return self.INSTRUCTION.format(payload=payload) if self.instruct else payload
+    def encode(self, prompt: str) -> str:
+        return codecs.encode(prompt, "rot_13")
 
 
 @converter("leetspeak", aliases=("leet", "1337"))
