@@ -1,6 +1,47 @@
-"""Layer 3: RLHF. Preference data today; reward models, PPO, DPO and RLOO/GRPO are being built
-(see the project's issues)."""
+"""Layer 3: RLHF. Preference data, reward models, our own PPO, and DPO / RLOO / GRPO / SFT through trl.
+
+``import alignkit.rlhf`` stays light: the torch-backed names below are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from alignkit.rlhf.data import ImportReport, clean, from_rows, hh_pair, load_preferences, parse_hh, to_hf_dataset
 
-__all__ = ["ImportReport", "clean", "from_rows", "hh_pair", "load_preferences", "parse_hh", "to_hf_dataset"]
+_LAZY = {
+    "AutoModelForCausalLMWithValueHead": "alignkit.rlhf.policy",
+    "PPOConfig": "alignkit.rlhf.ppo",
+    "PPOTrainer": "alignkit.rlhf.ppo",
+    "RewardConfig": "alignkit.rlhf.reward",
+    "RewardModel": "alignkit.rlhf.reward",
+    "ValueHeadModel": "alignkit.rlhf.policy",
+    "evaluate_reward_model": "alignkit.rlhf.reward",
+    "train_reward_model": "alignkit.rlhf.reward",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'alignkit.rlhf' has no attribute {name!r}")
+
+
+__all__ = [
+    "AutoModelForCausalLMWithValueHead",
+    "ImportReport",
+    "PPOConfig",
+    "PPOTrainer",
+    "RewardConfig",
+    "RewardModel",
+    "ValueHeadModel",
+    "clean",
+    "evaluate_reward_model",
+    "from_rows",
+    "hh_pair",
+    "load_preferences",
+    "parse_hh",
+    "to_hf_dataset",
+    "train_reward_model",
+]
