@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.alignkit-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench train-detectors clean-venv
+.PHONY: demo test lint typecheck unit browser bench train-detectors clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alignkit needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -33,8 +33,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -q
+
+# The labelling app's browser test drives Debian's chromium through playwright (no browser download).
+# Installs it when missing (as root, or through sudo); ALIGNKIT_SKIP_BROWSER=1 skips the install and the test.
+browser:
+	@if [ "$$ALIGNKIT_SKIP_BROWSER" != 1 ] && ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser test"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_embedded.py --write bench/RESULTS.md

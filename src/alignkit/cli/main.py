@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "demo": "alignkit.cli.demo:demo",
     "detect": "alignkit.cli.detect:detect",
     "guard": "alignkit.cli.guard:guard",
+    "label": "alignkit.cli.label:label",
     "models": "alignkit.cli.models:models",
     "redteam": "alignkit.cli.redteam:redteam",
 }
