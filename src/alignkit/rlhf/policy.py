@@ -68,6 +68,15 @@ class Batch:
     def responses(self) -> torch.Tensor:
         return self.input_ids[:, self.query_length :]
 
+    def to(self, device: Any) -> Batch:
+        return Batch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.query_length,
+            self.response_mask.to(device),
+            self.has_eos.to(device),
+        )
+
     def select(self, idx: torch.Tensor) -> Batch:
         return Batch(
             self.input_ids[idx], self.attention_mask[idx], self.query_length, self.response_mask[idx], self.has_eos[idx]

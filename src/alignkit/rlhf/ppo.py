@@ -259,13 +259,7 @@ class PPOTrainer:
 
     def _ppo_step(self, batch: Batch, scores: torch.Tensor) -> dict[str, float]:
         cfg, device = self.config, self.accelerator.device
-        batch = Batch(
-            batch.input_ids.to(device),
-            batch.attention_mask.to(device),
-            batch.query_length,
-            batch.response_mask.to(device),
-            batch.has_eos.to(device),
-        )
+        batch = batch.to(device)
         mask, tokens, B = batch.response_mask, batch.responses, batch.input_ids.size(0)
         scores = scores.to(device).float()
         raw_scores = scores.clone()
