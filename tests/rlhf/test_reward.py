@@ -55,3 +55,26 @@ def test_reward_model_errors(tiny_model_dir: Path) -> None:
         rm.score(["a", "b"], ["x"])
     with pytest.raises(ConfigError, match="takes lists"):
         rm(["a"], "x")
+
+
+def test_lora_reward_model_learns_and_saves_merged_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
+
+    rm = RewardModel.from_backbone(str(tiny_model_dir), lora_rank=8)
+    trainable = sum(p.numel() for p in rm.model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in rm.model.parameters())
+    assert trainable < total / 2  # only adapters and the head
+    train_reward_model(rm, toy_pairs(96, seed=0), RewardConfig(learning_rate=1e-2, batch_size=8, epochs=2))
+    assert evaluate_reward_model(rm, toy_pairs(40, seed=1))["pairwise_accuracy"] >= 0.8
+    before = rm.score(["q"], ["paris"])
+    rm.save(tmp_path / "rm")
+    assert not (tmp_path / "rm" / "adapter_config.json").exists()
+    assert RewardModel.load(tmp_path / "rm").score(["q"], ["paris"]) == pytest.approx(before, abs=1e-4)
+
+
+def test_ties_train_towards_equal_rewards() -> None:
+    from alignkit.rlhf.reward import _chosen_prob
+
+    assert _chosen_prob(PreferencePair(prompt="q", chosen="a", rejected="b", tie=True)) == 0.5
+    assert _chosen_prob(PreferencePair(prompt="q", chosen="a", rejected="b", chosen_prob=0.7)) == 0.7
+    assert _chosen_prob(PreferencePair(prompt="q", chosen="a", rejected="b")) == 1.0

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alignkit.core.errors import ConfigError
+from alignkit.core.errors import ConfigError, MissingDependencyError
 from alignkit.core.messages import Prompt, assistant, to_messages
 from alignkit.core.records import PreferencePair
 from alignkit.providers.hf import import_torch_transformers, pick_device
@@ -52,11 +52,23 @@ class RewardModel:
         tokenizer.truncation_side = "left"  # keep the answer, cut old turns
 
     @classmethod
-    def from_backbone(cls, path: str, *, device: str | None = "auto", **kwargs: Any) -> RewardModel:
-        """A fresh reward head on the backbone at ``path`` (a folder or hub id)."""
+    def from_backbone(
+        cls, path: str, *, device: str | None = "auto", lora_rank: int | None = None, **kwargs: Any
+    ) -> RewardModel:
+        """A fresh reward head on the backbone at ``path`` (a folder or hub id). With ``lora_rank``,
+        only LoRA adapters on every linear layer and the head are trained (peft); ``save`` merges them."""
         torch, transformers = import_torch_transformers()
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         model = transformers.AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, **kwargs)
+        if lora_rank:
+            try:
+                import peft
+            except ImportError as e:
+                raise MissingDependencyError("LoRA reward models", "peft", "rlhf") from e
+            config = peft.LoraConfig(
+                r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear", task_type="SEQ_CLS"
+            )  # SEQ_CLS keeps the new score head fully trainable
+            model = peft.get_peft_model(model, config)
         model.to(pick_device(torch, device))
         return cls(model, tokenizer, name=path)
 
@@ -71,6 +83,8 @@ class RewardModel:
 
     def save(self, folder: str | Path, **meta: Any) -> None:
         folder = Path(folder)
+        if hasattr(self.model, "merge_and_unload"):  # LoRA: save plain merged weights, loadable without peft
+            self.model = self.model.merge_and_unload()
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         (folder / META_FILE).write_text(json.dumps({"offset": self.offset, **meta}, indent=1, default=str))
@@ -140,7 +154,7 @@ def train_reward_model(
             rewards = rm._raw(texts, cfg.max_length)  # [2B]: chosen first, then rejected
             n = len(batch)
             margin = torch.tensor([p.margin or 0.0 for p in batch], device=rewards.device)
-            prob = torch.tensor([1.0 if p.chosen_prob is None else p.chosen_prob for p in batch], device=rewards.device)
+            prob = torch.tensor([_chosen_prob(p) for p in batch], device=rewards.device)
             loss = bradley_terry_loss(rewards[:n], rewards[n:], margin=margin, chosen_prob=prob)
             opt.zero_grad()
             loss.backward()
@@ -166,6 +180,13 @@ def train_reward_model(
         rm.offset = sum(both) / len(both)
         stats["offset"] = rm.offset
     return stats
+
+
+def _chosen_prob(pair: PreferencePair) -> float:
+    """The training target P(chosen better): a tie is 0.5, a soft label is itself, a plain label is 1."""
+    if pair.tie:
+        return 0.5
+    return 1.0 if pair.chosen_prob is None else pair.chosen_prob
 
 
 def evaluate_reward_model(rm: RewardModel, pairs: Sequence[PreferencePair], *, bins: int = 10) -> dict[str, float]:
