@@ -78,3 +78,13 @@ def test_ties_train_towards_equal_rewards() -> None:
     assert _chosen_prob(PreferencePair(prompt="q", chosen="a", rejected="b", tie=True)) == 0.5
     assert _chosen_prob(PreferencePair(prompt="q", chosen="a", rejected="b", chosen_prob=0.7)) == 0.7
     assert _chosen_prob(PreferencePair(prompt="q", chosen="a", rejected="b")) == 1.0
+
+
+def test_train_layers_freezes_everything_below_the_top_blocks(tiny_model_dir: Path) -> None:
+    from alignkit.rlhf.reward import RewardModel, freeze_below
+
+    rm = RewardModel.from_backbone(str(tiny_model_dir))
+    freeze_below(rm.model, 1)
+    trainable = {n for n, p in rm.model.named_parameters() if p.requires_grad}
+    assert any(n.startswith("model.layers.1.") for n in trainable) and "score.weight" in trainable
+    assert not any(n.startswith("model.layers.0.") or "embed_tokens" in n for n in trainable)

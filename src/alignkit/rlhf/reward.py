@@ -38,6 +38,7 @@ class RewardConfig:
     weight_decay: float = 0.0
     seed: int = 0
     center_rewards: bool = True  # store the mean training reward and subtract it when scoring
+    train_layers: int | None = None  # train only the top N blocks (+ head): backward stops there, ~N/L the cost
 
 
 class RewardModel:
@@ -142,7 +143,10 @@ def train_reward_model(
     torch = rm.torch
     torch.manual_seed(cfg.seed)
     order = list(range(len(pairs)))
-    opt = torch.optim.AdamW(rm.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    if cfg.train_layers is not None:
+        freeze_below(rm.model, cfg.train_layers)
+    params = [p for p in rm.model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total, losses, start = steps_per_epoch * cfg.epochs, [], time.perf_counter()
     rm.model.train()
@@ -161,7 +165,7 @@ def train_reward_model(
             opt.step()
             losses.append(float(loss.detach()))
             if on_step:
-                on_step(epoch * steps_per_epoch + s + 1, total, float(loss))
+                on_step(epoch * steps_per_epoch + s + 1, total, losses[-1])
     rm.model.eval()
     stats: dict[str, Any] = {
         "steps": total,
@@ -180,6 +184,23 @@ def train_reward_model(
         rm.offset = sum(both) / len(both)
         stats["offset"] = rm.offset
     return stats
+
+
+def freeze_below(model: Any, top: int) -> None:
+    """Freeze every weight except the top ``top`` transformer blocks, the final norm and the head."""
+    import torch
+
+    blocks = max(
+        (m for m in model.modules() if isinstance(m, torch.nn.ModuleList)), key=len, default=None
+    )  # the stack of transformer blocks
+    if blocks is None or top < 0:
+        raise ConfigError("train_layers needs a model with a stack of transformer blocks and top >= 0")
+    keep = {id(p) for block in list(blocks)[len(blocks) - top :] for p in block.parameters()}
+    block_params = {id(p) for p in blocks.parameters()}
+    embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+    for p in model.parameters():
+        # below the top: the lower blocks and the embeddings; the final norm and the head stay trainable
+        p.requires_grad_(id(p) in keep or (id(p) not in block_params and id(p) not in embeddings))
 
 
 def _chosen_prob(pair: PreferencePair) -> float:
