@@ -111,7 +111,7 @@ def isort_style(name: str) -> tuple[int, str]:
 
 
 def test_public_all_is_sorted_and_complete() -> None:
-    for mod_name in ("alignkit", "alignkit.core", "alignkit.providers"):
+    for mod_name in ("alignkit", "alignkit.core", "alignkit.providers", "alignkit.rlhf"):
         mod = importlib.import_module(mod_name)
         exported = list(mod.__all__)
         assert exported == sorted(exported, key=isort_style), f"{mod_name}.__all__ is not sorted"

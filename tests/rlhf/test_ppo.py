@@ -151,3 +151,30 @@ def test_missing_eos_penalty_and_config_errors(tiny_model_dir: Path) -> None:
         PPOTrainer(PPOConfig())
     with pytest.raises(ConfigError, match="prompts for batch_size"):
         trainer.train(["only one"], vowel_fraction, steps=1)
+
+
+@pytest.mark.network
+def test_guide_sample_with_gpt2_raises_the_reward() -> None:
+    """The guide's sample with the real gpt2 from the hub (run with -m network): the reward goes up."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from alignkit.rlhf import AutoModelForCausalLMWithValueHead, PPOConfig, PPOTrainer
+
+    model = AutoModelForCausalLMWithValueHead.from_pretrained("gpt2", device="cpu")
+    ref_model = AutoModelForCausalLMWithValueHead.from_pretrained("gpt2", device="cpu")
+    tokenizer = model.tokenizer
+    dataloader = DataLoader([{"query": p} for p in PROMPTS] * 4, batch_size=16, shuffle=True)
+
+    def reward_model(queries: list[str], responses: list[str]) -> Any:
+        return torch.tensor(vowel_fraction(queries, responses))
+
+    config = PPOConfig(model_name="gpt2", learning_rate=1e-5, batch_size=16)
+    trainer = PPOTrainer(config, model, ref_model, tokenizer)
+    rewards = []
+    for batch in dataloader:
+        response = model.generate(batch["query"])
+        reward = reward_model(batch["query"], response)
+        rewards.append(trainer.step(batch["query"], response, reward)["env/reward_mean"])
+    k = len(rewards) // 3
+    assert sum(rewards[-k:]) / k > sum(rewards[:k]) / k

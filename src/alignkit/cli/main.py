@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "label": "alignkit.cli.label:label",
     "models": "alignkit.cli.models:models",
     "redteam": "alignkit.cli.redteam:redteam",
+    "rlhf": "alignkit.cli.rlhf:rlhf",
 }
 
 

@@ -60,7 +60,12 @@ class RewardModel:
         only LoRA adapters on every linear layer and the head are trained (peft); ``save`` merges them."""
         torch, transformers = import_torch_transformers()
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, **kwargs)
+        level = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()  # the new head is "missing" from the checkpoint by design
+        try:
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, **kwargs)
+        finally:
+            transformers.logging.set_verbosity(level)
         if lora_rank:
             try:
                 import peft

@@ -1,0 +1,125 @@
+"""``alignkit rlhf dpo | rloo | grpo | sft``: the methods alignkit runs through trl."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from alignkit.cli.rlhf_common import (
+    config_option,
+    model_path,
+    on_log_bar,
+    progress_bar,
+    read_pairs,
+    read_prompt_file,
+    reward_function,
+)
+
+F = Callable[..., Any]
+
+
+def _common(fn: F) -> F:
+    """Options every trl method shares."""
+    for opt in reversed(
+        [
+            config_option,
+            click.option("--policy", default="smollm2", show_default=True, help="Model spec or folder to train."),
+            click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the model."),
+            click.option("--lr", type=float, help="Learning rate (default: trl's for the method)."),
+            click.option("--batch-size", type=click.IntRange(1)),
+            click.option("--grad-accum", type=click.IntRange(1), default=1, show_default=True),
+            click.option("--epochs", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True),
+            click.option("--max-steps", type=click.IntRange(1)),
+            click.option("--max-length", type=click.IntRange(8), default=512, show_default=True),
+            click.option("--lora-rank", type=click.IntRange(1), help="Train LoRA adapters of this rank."),
+            click.option("--limit", type=click.IntRange(1), help="Use a random subset of this many rows."),
+            click.option("--seed", type=int, default=0, show_default=True),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def _settings(cls: Any, kw: dict[str, Any], **extra: Any) -> Any:
+    from alignkit.rlhf.trl_methods import LoraSettings
+
+    values = dict(
+        output_dir=kw["out"], learning_rate=kw["lr"], gradient_accumulation=kw["grad_accum"], epochs=kw["epochs"],
+        max_steps=kw["max_steps"], max_length=kw["max_length"], seed=kw["seed"],
+        lora=LoraSettings(rank=kw["lora_rank"], alpha=2 * kw["lora_rank"]) if kw["lora_rank"] else None, **extra,
+    )  # fmt: skip
+    if kw["batch_size"]:
+        values["batch_size"] = kw["batch_size"]
+    return cls(**values)
+
+
+def _run(name: str, train: Callable[[Any], dict[str, Any]], keys: tuple[str, ...]) -> None:
+    with progress_bar() as bar:
+        task = bar.add_task(name, total=None, info="")
+        stats = train(on_log_bar(bar, task, keys))
+    summary = {k: v for k, v in stats.items() if k != "log_history"}
+    click.echo(json.dumps(summary, indent=1, default=str))
+
+
+@click.command()
+@_common
+@click.option("--pairs", required=True, type=click.Path(exists=True, dir_okay=False), help="Preference pairs file.")
+@click.option("--beta", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True)
+def dpo(pairs: str, beta: float, **kw: Any) -> None:
+    """Direct preference optimization on a pairs file (JSONL/CSV, HH transcripts, alignkit pairs)."""
+    from alignkit.rlhf.trl_methods import DPOSettings, train_dpo
+
+    data = read_pairs(pairs, "auto", kw["limit"], kw["seed"])
+    settings = _settings(DPOSettings, kw, beta=beta)
+    _run("dpo", lambda on_log: train_dpo(model_path(kw["policy"]), data, settings, on_log=on_log),
+         ("loss", "rewards/margins", "rewards/accuracies"))  # fmt: skip
+
+
+def _online(method: str) -> click.Command:
+    @click.command(name=method, help=f"{method.upper()} on a prompt file with a reward model or function (trl).")
+    @_common
+    @click.option("--prompts", required=True, type=click.Path(exists=True, dir_okay=False))
+    @click.option("--reward", required=True, help="Reward-model folder, module:function or detector:NAME.")
+    @click.option("--num-generations", type=click.IntRange(2), default=4, show_default=True)
+    @click.option("--max-new-tokens", type=click.IntRange(1), default=64, show_default=True)
+    @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
+    @click.option("--beta", type=click.FloatRange(0), default=0.04, show_default=True)
+    def command(
+        prompts: str, reward: str, num_generations: int, max_new_tokens: int, temperature: float, beta: float, **kw: Any
+    ) -> None:
+        from alignkit.rlhf import trl_methods
+
+        data = read_prompt_file(prompts, kw["limit"], kw["seed"])
+        settings = _settings(
+            trl_methods.RLSettings, kw, num_generations=num_generations, max_new_tokens=max_new_tokens,
+            temperature=temperature, beta=beta,
+        )  # fmt: skip
+        train = getattr(trl_methods, f"train_{method}")
+        fn = reward_function(reward)
+        _run(method, lambda on_log: train(model_path(kw["policy"]), data, fn, settings, on_log=on_log),
+             ("loss", "reward", "kl"))  # fmt: skip
+
+    return command
+
+
+rloo = _online("rloo")
+grpo = _online("grpo")
+
+
+@click.command()
+@_common
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False), help="SFT examples (JSONL).")
+def sft(data: str, **kw: Any) -> None:
+    """Supervised fine-tuning on SFT examples (prompt + completion records, e.g. from `alignkit cai revise`)."""
+    from alignkit.core.jsonl import read_jsonl
+    from alignkit.core.records import SFTExample
+    from alignkit.rlhf.trl_methods import TrainSettings, train_sft
+
+    examples = list(read_jsonl(data, SFTExample))
+    if kw["limit"]:
+        examples = examples[: kw["limit"]]
+    settings = _settings(TrainSettings, kw)
+    _run("sft", lambda on_log: train_sft(model_path(kw["policy"]), examples, settings, on_log=on_log), ("loss",))
