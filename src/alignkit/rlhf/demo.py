@@ -35,10 +35,10 @@ RED_TEAM = [
 class DemoSizes:
     """How much work each stage does; the defaults fit ~15 minutes on 2 CPU cores."""
 
-    train_pairs: int = 160  # HH pairs for the reward model
-    eval_pairs: int = 100  # held-out pairs for its accuracy
+    train_pairs: int = 128  # HH pairs for the reward model
+    eval_pairs: int = 64  # held-out pairs for its accuracy
     rm_layers: int = 4  # top transformer blocks trained (+ head); backward stops below them
-    rm_max_length: int = 160  # tokens per conversation (cut from the left: the answer is kept)
+    rm_max_length: int = 128  # tokens per conversation (cut from the left: the answer is kept)
     rm_lr: float = 5e-5
     ppo_steps: int = 24
     batch_size: int = 8
@@ -83,13 +83,19 @@ def run_demo(
     t0 = time.perf_counter()
     say(f"1/3 reward model: {len(train)} HH pairs, top {sz.rm_layers} blocks of {policy_dir}")
     rm = RewardModel.from_backbone(str(policy_dir), device=device)
-    before = evaluate_reward_model(rm, held_out)
+    before = evaluate_reward_model(rm, held_out, max_length=sz.rm_max_length)
     stats = train_reward_model(
         rm,
         train,
-        RewardConfig(learning_rate=sz.rm_lr, batch_size=8, max_length=sz.rm_max_length, train_layers=sz.rm_layers),
+        RewardConfig(
+            learning_rate=sz.rm_lr,
+            batch_size=8,
+            max_length=sz.rm_max_length,
+            train_layers=sz.rm_layers,
+            center_pairs=sz.eval_pairs,
+        ),
     )
-    after = evaluate_reward_model(rm, held_out)
+    after = evaluate_reward_model(rm, held_out, max_length=sz.rm_max_length)
     rm.save(out / "reward-model")
     results["reward_model"] = {"held_out_before": before, "held_out_after": after, "seconds": stats["seconds"]}
     say(f"    held-out pairwise accuracy {before['pairwise_accuracy']:.3f} -> {after['pairwise_accuracy']:.3f}"

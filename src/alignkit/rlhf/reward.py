@@ -38,6 +38,7 @@ class RewardConfig:
     weight_decay: float = 0.0
     seed: int = 0
     center_rewards: bool = True  # store the mean training reward and subtract it when scoring
+    center_pairs: int = 256  # pairs whose mean reward becomes the offset (a sample is enough for a mean)
     train_layers: int | None = None  # train only the top N blocks (+ head): backward stops there, ~N/L the cost
 
 
@@ -181,9 +182,10 @@ def train_reward_model(
     }
     if cfg.center_rewards:
         rm.offset = 0.0
+        sample = [pairs[i] for i in order[: cfg.center_pairs]]
         both = rm.score(
-            [p.prompt for p in pairs] * 2,
-            [p.chosen for p in pairs] + [p.rejected for p in pairs],
+            [p.prompt for p in sample] * 2,
+            [p.chosen for p in sample] + [p.rejected for p in sample],
             max_length=cfg.max_length,
         )
         rm.offset = sum(both) / len(both)
@@ -215,13 +217,15 @@ def _chosen_prob(pair: PreferencePair) -> float:
     return 1.0 if pair.chosen_prob is None else pair.chosen_prob
 
 
-def evaluate_reward_model(rm: RewardModel, pairs: Sequence[PreferencePair], *, bins: int = 10) -> dict[str, float]:
+def evaluate_reward_model(
+    rm: RewardModel, pairs: Sequence[PreferencePair], *, bins: int = 10, max_length: int = 512
+) -> dict[str, float]:
     """Pairwise accuracy (chosen scored above rejected; ties count half) and calibration: the expected
     calibration error of P(chosen) = σ(r_c - r_r) against the outcome, over ``bins`` confidence bins."""
     if not pairs:
         raise ConfigError("no pairs to evaluate")
-    rc = rm.score([p.prompt for p in pairs], [p.chosen for p in pairs])
-    rr = rm.score([p.prompt for p in pairs], [p.rejected for p in pairs])
+    rc = rm.score([p.prompt for p in pairs], [p.chosen for p in pairs], max_length=max_length)
+    rr = rm.score([p.prompt for p in pairs], [p.rejected for p in pairs], max_length=max_length)
     correct = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(rc, rr, strict=True))
     probs = [1 / (1 + math.exp(-(a - b))) for a, b in zip(rc, rr, strict=True)]
     # ECE over the symmetric confidence max(p, 1 - p): is the model right as often as it is sure?
