@@ -178,3 +178,23 @@ def test_guide_sample_with_gpt2_raises_the_reward() -> None:
         rewards.append(trainer.step(batch["query"], response, reward)["env/reward_mean"])
     k = len(rewards) // 3
     assert sum(rewards[-k:]) / k > sum(rewards[:k]) / k
+
+
+def test_separate_critic_from_a_reward_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from alignkit.rlhf.reward import RewardModel
+
+    RewardModel.from_backbone(str(tiny_model_dir), device="cpu").save(tmp_path / "rm")
+    trainer = tiny_trainer(tiny_model_dir, output_dir=str(tmp_path / "run"))
+    from alignkit.rlhf.ppo import PPOTrainer
+
+    trainer = PPOTrainer(trainer.config, critic=str(tmp_path / "rm"))
+    head = trainer.policy.v_head.weight.clone()
+    critic_before = [p.clone() for p in trainer.critic.parameters()]
+    history = trainer.train(PROMPTS, vowel_fraction, steps=2)
+    assert all(math.isfinite(v) for h in history for v in h.values())
+    assert any(not (a == b).all() for a, b in zip(critic_before, trainer.critic.parameters(), strict=True))
+    assert (trainer.policy.v_head.weight == head).all()  # the unused head is not trained
+    resumed = PPOTrainer(trainer.config, critic=str(tmp_path / "rm"))
+    resumed.load_checkpoint(tmp_path / "run" / "checkpoint-2")
+    for a, b in zip(trainer.critic.parameters(), resumed.critic.parameters(), strict=True):
+        assert (a == b).all()

@@ -230,6 +230,25 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
         return self.tokenizer
 
 
+class CriticModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
+    """A separate value network: a sequence classifier (e.g. the reward model) read at every response
+    position instead of only the last token."""
+
+    def __init__(self, classifier: Any) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Values [B, R] for the states before each response token."""
+        R = batch.response_mask.size(1)
+        position_ids = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)
+        hidden = self.classifier.base_model(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=position_ids
+        ).last_hidden_state
+        out: torch.Tensor = self.classifier.score(hidden[:, -(R + 1) : -1]).squeeze(-1)
+        return out
+
+
 @contextmanager
 def _bare_generation_config(lm: Any, transformers: Any) -> Iterator[None]:
     """Hide the checkpoint's generation defaults (repetition penalty, top-k, …), which transformers

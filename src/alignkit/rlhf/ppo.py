@@ -43,7 +43,15 @@ from alignkit.rlhf.losses import (
     policy_loss,
     value_loss,
 )
-from alignkit.rlhf.policy import Batch, GeneratedTexts, ValueHeadModel, collate, forward_response, frozen_copy
+from alignkit.rlhf.policy import (
+    Batch,
+    CriticModel,
+    GeneratedTexts,
+    ValueHeadModel,
+    collate,
+    forward_response,
+    frozen_copy,
+)
 from alignkit.rlhf.trainlog import TrainLog
 
 RewardFn = Callable[[list[Prompt], list[str]], Any]
@@ -152,11 +160,17 @@ class PPOTrainer:
         ref = ref_model.pretrained_model if isinstance(ref_model, ValueHeadModel) else ref_model
         self.ref_model = frozen_copy(model.pretrained_model) if ref is None else ref.eval().requires_grad_(False)
         self.critic = _load_critic(critic, model.device) if critic is not None else None
+        if self.critic is not None:
+            model.v_head.requires_grad_(False)  # the critic gives the values; the head stays out of the update
         params = [p for p in model.parameters() if p.requires_grad]
         if self.critic is not None:
             params += list(self.critic.parameters())
+        self.params = params
         self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
-        self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        if self.critic is None:
+            self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        else:
+            self.model, self.critic, self.optimizer = self.accelerator.prepare(model, self.critic, self.optimizer)
         self.ref_model.to(self.accelerator.device)
         self.kl_ctl = AdaptiveKLController(cfg.init_kl_coef, cfg.kl_target, cfg.kl_horizon)
         self.state = _RunState(kl_coef=cfg.init_kl_coef)
@@ -251,11 +265,10 @@ class PPOTrainer:
         return collate(q_tokens, r_tokens, tok.pad_token_id, tok.eos_token_id)
 
     def _forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.critic is None:
-            logits, values = self.model(batch)
-            return logits, values
-        logits, _ = forward_response(self.accelerator.unwrap_model(self.model).pretrained_model, batch)
-        return logits, _critic_values(self.critic, batch)
+        logits, values = self.model(batch)  # through the (possibly distributed) wrapper, so gradients sync
+        if self.critic is not None:
+            values = self.critic(batch)
+        return logits, values
 
     def _ppo_step(self, batch: Batch, scores: torch.Tensor) -> dict[str, float]:
         cfg, device = self.config, self.accelerator.device
@@ -309,7 +322,7 @@ class PPOTrainer:
                     acc_stats["vclip"].append(vstats["vf_clipfrac"])
                     acc_stats["akl"].append(pstats["approx_kl"])
                 if cfg.max_grad_norm:
-                    self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+                    self.accelerator.clip_grad_norm_(self.params, cfg.max_grad_norm)
                 self.optimizer.step()
 
         # 6: statistics, β update
@@ -358,7 +371,7 @@ class PPOTrainer:
             "step": self.state.step,
             "kl_coef": self.state.kl_coef,
             "history": self.state.history,
-            "critic": self.critic.state_dict() if self.critic is not None else None,
+            "critic": self.accelerator.unwrap_model(self.critic).state_dict() if self.critic is not None else None,
         }
         torch.save(state, tmp / STATE_FILE)
         (tmp / "ppo_config.json").write_text(json.dumps(asdict(self.config), indent=1))
@@ -386,7 +399,7 @@ class PPOTrainer:
         state = torch.load(folder / STATE_FILE, map_location=policy.device, weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.critic is not None and state["critic"] is not None:
-            self.critic.load_state_dict(state["critic"])
+            self.accelerator.unwrap_model(self.critic).load_state_dict(state["critic"])
         self.state = _RunState(step=state["step"], kl_coef=state["kl_coef"], history=state["history"])
         self.kl_ctl.value = state["kl_coef"]
         if self.log is not None:
@@ -434,7 +447,7 @@ def _as_scores(rewards: Any, n: int) -> torch.Tensor:
     return scores
 
 
-def _load_critic(critic: Any, device: Any) -> Any:
+def _load_critic(critic: Any, device: Any) -> CriticModel:
     """A separate value network: a reward model (folder, RewardModel or sequence classifier)."""
     if hasattr(critic, "model") and hasattr(critic, "tokenizer"):  # alignkit RewardModel
         critic = critic.model
@@ -444,14 +457,6 @@ def _load_critic(critic: Any, device: Any) -> Any:
         critic = AutoModelForSequenceClassification.from_pretrained(str(critic), num_labels=1)
     if not hasattr(critic, "score"):
         raise ConfigError("the critic must be a sequence classifier with a `score` head (e.g. a saved reward model)")
-    return critic.to(device).eval()
-
-
-def _critic_values(critic: Any, batch: Batch) -> torch.Tensor:
-    R = batch.response_mask.size(1)
-    position_ids = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)
-    hidden = critic.base_model(
-        input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=position_ids
-    ).last_hidden_state
-    out: torch.Tensor = critic.score(hidden[:, -(R + 1) : -1]).squeeze(-1)
-    return out
+    value_net = CriticModel(critic)
+    value_net.to(device).eval()
+    return value_net
