@@ -221,7 +221,9 @@ class PPOTrainer:
             queries = [prompts[i] for i in order[k * cfg.batch_size : (k + 1) * cfg.batch_size]]
             t0 = time.perf_counter()
             q_tokens = self.policy.encode_queries(queries, cfg.max_prompt_length)
-            r_tokens = acc.unwrap_model(self.model).sample(q_tokens, seed=cfg.seed * 1_000_003 + self.state.step)
+            r_tokens = acc.unwrap_model(self.model).sample(
+                q_tokens, seed=cfg.seed * 1_000_003 + self.state.step + 7_919 * acc.process_index
+            )
             texts = self.tokenizer.batch_decode(r_tokens, skip_special_tokens=True)
             t1 = time.perf_counter()
             scores = _as_scores(reward_fn(queries, texts), len(queries))
