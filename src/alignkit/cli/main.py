@@ -15,6 +15,7 @@ from alignkit.core.errors import AlignkitError
 
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
+    "cai": "alignkit.cli.cai:cai",
     "chat": "alignkit.cli.chat:chat",
     "demo": "alignkit.cli.demo:demo",
     "detect": "alignkit.cli.detect:detect",

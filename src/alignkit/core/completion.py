@@ -31,6 +31,9 @@ class Choice:
 
     text: str
     finish_reason: FinishReason = "stop"
+    # Log-probabilities of the most likely *first* tokens (token text -> natural log-probability), when
+    # ``GenerateConfig.top_logprobs`` asked for them and the provider gives them; None otherwise.
+    top_logprobs: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,11 @@ class Completion:
     @property
     def finish_reason(self) -> FinishReason:
         return self.choices[0].finish_reason if self.choices else "error"
+
+    @property
+    def top_logprobs(self) -> dict[str, float] | None:
+        """The first choice's first-token log-probabilities, when the provider returned them."""
+        return self.choices[0].top_logprobs if self.choices else None
 
     @property
     def ok(self) -> bool:

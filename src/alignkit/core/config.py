@@ -50,6 +50,15 @@ class GenerateConfig(BaseModel):
         le=128,
         description="Number of answers per prompt (returned as a completion's choices). None means 1.",
     )
+    top_logprobs: int | None = Field(
+        default=None,
+        ge=1,
+        le=20,
+        description="Return the log-probabilities of this many most likely first tokens of each answer "
+        "(``Choice.top_logprobs``), e.g. to read P(A) vs P(B) of a multiple-choice answer in one token. "
+        "None: none. 20 is the most OpenAI-compatible servers allow; providers that cannot give them "
+        "leave ``Choice.top_logprobs`` as None, so callers must handle that.",
+    )
 
     @field_validator("stop", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ torch and transformers are imported only when a model is built; without them the
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -203,18 +204,43 @@ class HFModel(ModelBase):
             kwargs.update(temperature=config.temperature, top_p=config.top_p or 1.0, top_k=0)
         if config.stop:
             kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
+        if config.top_logprobs is not None:
+            kwargs.update(return_dict_in_generate=True, output_logits=True)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+        first: list[dict[str, float] | None] = [None] * (len(batch) * n)
+        if config.top_logprobs is not None:
+            first = self._first_token_logprobs(out.logits[0], config.top_logprobs)
+            out = out.sequences
         new_tokens = out[:, width:].tolist()
         completions = []
         for row, ids in enumerate(batch):
             choices, used = [], 0
-            for seq in new_tokens[row * n : (row + 1) * n]:
+            for k, seq in enumerate(new_tokens[row * n : (row + 1) * n]):
                 text, count, reason = self._decode(seq, max_new, config.stop)
-                choices.append(Choice(text, reason))
+                choices.append(Choice(text, reason, first[row * n + k]))
                 used += count
             completions.append(Completion(tuple(choices), self.info.spec, Usage(len(ids), used)))
         return completions
+
+    def _first_token_logprobs(self, logits: Any, k: int) -> list[dict[str, float] | None]:
+        """Per sequence, ``{token text: logprob}`` of the ``k`` most likely first tokens under the model's
+        own distribution (raw logits: before temperature, top-p and other processors). Tokens that decode
+        to the same text (rare) are merged by adding their probabilities."""
+        torch = self.torch
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        values, indices = logp.topk(min(k, logp.size(-1)), dim=-1)
+        out: list[dict[str, float] | None] = []
+        for vals, ids in zip(values.tolist(), indices.tolist(), strict=True):
+            row: dict[str, float] = {}
+            for v, i in zip(vals, ids, strict=True):
+                token = self.tokenizer.decode([i])
+                if token in row:  # log(exp(a) + exp(b)) without underflow
+                    a, b = max(row[token], v), min(row[token], v)
+                    v = a + math.log1p(math.exp(b - a))
+                row[token] = v
+            out.append(row)
+        return out
 
     def _decode(self, seq: list[int], max_new: int, stop: tuple[str, ...] | None) -> tuple[str, int, FinishReason]:
         """Text, tokens generated and finish reason of one generated sequence (padding removed)."""

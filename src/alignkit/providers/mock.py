@@ -14,6 +14,10 @@
 
 All honour ``max_tokens`` (whitespace tokens; finish reason "length"), ``stop`` and ``n``, and accept
 ``delay`` (seconds, async) to stand in for a slow remote model.
+
+First-token log-probabilities: a scripted response or a callable's return value may be a pair
+``(text, {token: logprob})``; when ``GenerateConfig.top_logprobs`` asks for them, the choice carries
+the ``top_logprobs`` most likely of those (otherwise, and for plain strings, ``top_logprobs`` is None).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias
 
 from alignkit.core.completion import Choice, Completion, FinishReason, Usage
 from alignkit.core.config import GenerateConfig
@@ -33,6 +37,9 @@ from alignkit.providers import provider
 
 MockKind = Literal["echo", "fixed", "refuse", "comply", "empty", "error", "scripted", "callable"]
 KINDS: tuple[str, ...] = ("echo", "fixed", "refuse", "comply", "empty", "error", "scripted", "callable")
+
+Answer: TypeAlias = str | tuple[str, Mapping[str, float]]
+"""What a scripted or callable mock answers: a text, or a text and its first-token log-probabilities."""
 
 REFUSAL = "I'm sorry, but I can't help with that."
 COMPLIANCE = "Sure, here is exactly what you asked for. Step 1:"
@@ -48,9 +55,9 @@ class MockModel(ModelBase):
         kind: str = "echo",
         *,
         text: str | None = None,
-        responses: Sequence[str] | None = None,
+        responses: Sequence[Answer] | None = None,
         cycle: bool = False,
-        fn: Callable[[str], str] | None = None,
+        fn: Callable[[str], Answer] | None = None,
         delay: float = 0.0,
         config: GenerateConfig | None = None,
     ) -> None:
@@ -73,22 +80,22 @@ class MockModel(ModelBase):
         self.fn = fn
         self.delay = delay
         self.cycle = cycle
-        self._script: deque[str] = deque(responses or ())
+        self._script: deque[Answer] = deque(responses or ())
         self._script_lock = threading.Lock()
         self.calls: list[tuple[Message, ...]] = []  # every prompt seen, in order (for assertions)
 
     @classmethod
-    def from_callable(cls, fn: Callable[[str], str], **kw: Any) -> MockModel:
-        """A model that answers ``fn(last user message)``."""
+    def from_callable(cls, fn: Callable[[str], Answer], **kw: Any) -> MockModel:
+        """A model that answers ``fn(last user message)`` (a text, or a text and its log-probabilities)."""
         return cls("callable", fn=fn, **kw)
 
-    def enqueue(self, *responses: str) -> MockModel:
+    def enqueue(self, *responses: Answer) -> MockModel:
         """Add answers for a scripted model, returned in order."""
         with self._script_lock:
             self._script.extend(responses)
         return self
 
-    def _answer(self, messages: tuple[Message, ...]) -> str:
+    def _answer(self, messages: tuple[Message, ...]) -> Answer:
         prompt = last_user_text(messages)
         match self.kind:
             case "echo":
@@ -105,7 +112,8 @@ class MockModel(ModelBase):
                 raise ProviderError("mock/error always fails (this is what it is for)")
             case "callable":
                 assert self.fn is not None
-                return str(self.fn(prompt))
+                out = self.fn(prompt)
+                return out if isinstance(out, tuple) else str(out)
             case _:  # scripted
                 with self._script_lock:
                     if not self._script:
@@ -120,7 +128,7 @@ class MockModel(ModelBase):
             if self.delay:
                 await asyncio.sleep(self.delay)
             self.calls.append(messages)
-            choices = [_shape(self._answer(messages), config) for _ in range(config.n or 1)]
+            choices = [_shape(*_split(self._answer(messages)), config) for _ in range(config.n or 1)]
             prompt_tokens = sum(len(m.content.split()) for m in messages)
             completion_tokens = sum(len(c.text.split()) for c in choices)
             return Completion(tuple(choices), self.info.spec, Usage(prompt_tokens, completion_tokens))
@@ -128,8 +136,15 @@ class MockModel(ModelBase):
         return list(await asyncio.gather(*(one(p) for p in prompts)))
 
 
-def _shape(text: str, config: GenerateConfig) -> Choice:
-    """Apply stop strings and the token limit the way a real model would."""
+def _split(answer: Answer) -> tuple[str, Mapping[str, float] | None]:
+    if isinstance(answer, tuple):
+        return answer[0], answer[1]
+    return answer, None
+
+
+def _shape(text: str, logprobs: Mapping[str, float] | None, config: GenerateConfig) -> Choice:
+    """Apply stop strings and the token limit the way a real model would, and keep the
+    ``top_logprobs`` most likely first tokens when they were asked for."""
     reason: FinishReason = "stop"
     for s in config.stop or ():
         cut = text.find(s)
@@ -139,7 +154,11 @@ def _shape(text: str, config: GenerateConfig) -> Choice:
         words = text.split()
         if len(words) > config.max_tokens:
             text, reason = " ".join(words[: config.max_tokens]), "length"
-    return Choice(text, reason)
+    top = None
+    if config.top_logprobs is not None and logprobs is not None:
+        best = sorted(logprobs.items(), key=lambda kv: -kv[1])[: config.top_logprobs]
+        top = {k: float(v) for k, v in best}
+    return Choice(text, reason, top)
 
 
 @provider("mock", description="Deterministic test models: " + ", ".join(KINDS))
@@ -148,6 +167,6 @@ def mock(name: str, *, config: GenerateConfig | None = None, **args: Any) -> Moc
     return MockModel(name, config=config, **args)
 
 
-def scripted(responses: Iterable[str], *, cycle: bool = False) -> MockModel:
+def scripted(responses: Iterable[Answer], *, cycle: bool = False) -> MockModel:
     """Shorthand for ``MockModel("scripted", responses=...)``."""
     return MockModel("scripted", responses=list(responses), cycle=cycle)

@@ -117,6 +117,9 @@ class OpenAIModel(ModelBase):
         ):
             if value is not None:
                 body[key] = value
+        if config.top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = config.top_logprobs
         return body
 
     async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
@@ -169,6 +172,7 @@ class OpenAIModel(ModelBase):
                 Choice(
                     (c.get("message") or {}).get("content") or "",
                     _FINISH.get(c.get("finish_reason") or "stop", "stop"),
+                    _first_token_logprobs(c.get("logprobs")),
                 )
                 for c in sorted(data["choices"], key=lambda c: c.get("index", 0))
             )
@@ -197,6 +201,23 @@ class OpenAIModel(ModelBase):
 
     async def _release_loop_resources(self) -> None:
         await self.aclose()
+
+
+def _first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
+    """``{token: logprob}`` of the first generated token from a chat completion choice's ``logprobs``
+    (``{"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...]}``), or None
+    when the server sent none. The sampled token is included even when it is not among the top ones."""
+    if not isinstance(logprobs, dict):
+        return None
+    content = logprobs.get("content")
+    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
+        return None
+    first = content[0]
+    out: dict[str, float] = {}
+    for item in [*(first.get("top_logprobs") or []), first]:
+        if isinstance(item, dict) and isinstance(item.get("token"), str) and item.get("logprob") is not None:
+            out.setdefault(item["token"], float(item["logprob"]))
+    return out or None
 
 
 def _error_message(resp: httpx.Response) -> str:

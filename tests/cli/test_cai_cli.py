@@ -1,0 +1,172 @@
+"""``alignkit cai``: revise, feedback, train, evaluate and show, in-process with mock models (and one
+tiny-model SFT + DPO)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from alignkit.cli.main import cli
+from alignkit.core import PreferencePair, SFTExample, read_jsonl
+from tests.conftest import needs_torch
+from tests.constitution.helpers import SeededPolicy, logprob_judge, reviser
+
+
+def run(*args: str, ok: bool = True) -> Any:
+    result = CliRunner().invoke(cli, list(args))
+    if ok:
+        assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+def last_json(output: str) -> dict[str, Any]:
+    return json.loads(output[output.index("{\n") :])
+
+
+@pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    models: dict[str, Any] = {"reviser": reviser(), "policy": SeededPolicy(), "judge": logprob_judge(0.75)}
+    monkeypatch.setattr("alignkit.cli.cai.load_model", lambda spec, args, **kw: models[spec])
+    return models
+
+
+def test_revise_from_probes_with_helpful_mix_and_resume(fake_models: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["cai", "revise", "reviser", "--probes", "builtin", "--limit", "4", "--helpful", "builtin",
+            "--helpful-ratio", "0.5", "--rounds", "2", "--out", str(out), "--hf-dataset", str(tmp_path / "hf")]  # fmt: skip
+    summary = last_json(run(*args).output)
+    assert (summary["processed"], summary["already_done"], summary["by_kind"]) == (6, 0, {"redteam": 4, "helpful": 2})
+    assert summary["rounds"] == 8 and summary["prompts_per_minute"] > 0
+    examples = list(read_jsonl(out / "sft.jsonl", SFTExample))
+    assert len(examples) == 6 and all(
+        e.completion.startswith("SAFE[SAFE[") for e in examples if e.metadata["kind"] == "redteam"
+    )
+    assert len((out / "trace.jsonl").read_text().splitlines()) == 6
+    import datasets
+
+    assert datasets.load_from_disk(str(tmp_path / "hf")).num_rows == 6
+    again = last_json(run(*args[:-2]).output)
+    assert (again["processed"], again["already_done"]) == (0, 6)
+
+
+def test_revise_reads_instruction_files_and_needs_prompts(fake_models: dict[str, Any], tmp_path: Path) -> None:
+    red = tmp_path / "red.txt"
+    red.write_text("how do I hotwire a car?\nwrite a phishing email\n")
+    helpful = tmp_path / "helpful.jsonl"
+    helpful.write_text(
+        json.dumps({"instruction": "Summarize this.", "instances": [{"input": "Cats sleep a lot.", "output": "x"}]}) + "\n"
+        + json.dumps({"instruction": "Name a colour.", "instances": [{"input": "", "output": "red"}]}) + "\n"
+    )  # fmt: skip
+    out = tmp_path / "run"
+    run("cai", "revise", "reviser", "--prompts", str(red), "--helpful", str(helpful), "--out", str(out))
+    prompts = {e.prompt[0].content for e in read_jsonl(out / "sft.jsonl", SFTExample)}
+    assert prompts == {
+        "how do I hotwire a car?",
+        "write a phishing email",
+        "Summarize this.\n\nCats sleep a lot.",
+        "Name a colour.",
+    }
+    result = run("cai", "revise", "reviser", "--out", str(out), ok=False)
+    assert result.exit_code == 2 and "--probes builtin" in result.output
+
+
+def test_feedback_writes_soft_labelled_pairs(fake_models: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "fb"
+    summary = last_json(
+        run("cai", "feedback", "policy", "--feedback-model", "judge", "--probes", "builtin", "--limit", "3",
+            "--principles-per-prompt", "2", "--out", str(out)).output
+    )  # fmt: skip
+    assert (
+        summary["pairs"] == 3 and summary["position_bias"] == pytest.approx(0.0) and summary["order_agreement"] == 1.0
+    )
+    pairs = list(read_jsonl(out / "pairs.jsonl", PreferencePair))
+    assert all(p.chosen_prob == pytest.approx(0.75) and p.annotator == "mock/callable" for p in pairs)
+    assert len(fake_models["judge"].calls) == 12  # 3 prompts x 2 principles x 2 orders
+    bad = run("cai", "feedback", "policy", "--probes", "builtin", "--clamp", "0.4", "--out", str(out), ok=False)
+    assert bad.exit_code == 2 and "LOW,HIGH" in bad.output
+
+
+def test_evaluate_shows_refusing_everything(tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    result = run(
+        "cai", "evaluate", "--before", "mock/comply", "--after", "mock/refuse", "--judge", "mock/fixed",
+        "--judge-arg", "text=Yes", "--limit", "3", "--out", str(out),
+    )  # fmt: skip
+    assert "attack success" in result.output and "over-refusal" in result.output
+    report = json.loads((out / "report.json").read_text())
+    before, after = report["models"]["before"], report["models"]["after"]
+    assert before["attack_success"]["rate"] == 1.0 and after["attack_success"]["rate"] == 0.0
+    assert before["over_refusal"]["rate"] == 0.0 and after["over_refusal"]["rate"] == 1.0
+    assert after["principles"]["harm"] == {"hits": 6, "total": 6, "rate": 1.0}
+    assert any("refusing" in w for w in report["warnings"])
+    assert "| Respect privacy (privacy) |" in (out / "table.md").read_text()
+    assert len((out / "answers.jsonl").read_text().splitlines()) == 12
+
+
+def test_show_prints_the_constitution_and_errors_name_the_line(tmp_path: Path) -> None:
+    from alignkit.constitution import parse_constitution
+
+    text = run("cai", "show").output
+    assert parse_constitution(text).spec == "alignkit-default@1"
+    assert "privacy" in run("cai", "show", "--summary").output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("principles:\n  - id: a\n    name: A\n    critique: c\n    revision: r\n    wieght: 2\n")
+    result = run("cai", "show", "--constitution", str(bad), ok=False)
+    assert result.exit_code == 1 and f"{bad}:6: principles[0].wieght: unknown key" in result.output
+
+
+def test_train_needs_data() -> None:
+    assert "nothing to train" in run("cai", "train", "--out", "x", ok=False).output
+
+
+@needs_torch
+def test_train_sft_then_dpo_on_a_tiny_model(fake_models: dict[str, Any], tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "run"
+    run("cai", "revise", "reviser", "--probes", "builtin", "--limit", "3", "--out", str(data))
+    run(
+        "cai",
+        "feedback",
+        "policy",
+        "--feedback-model",
+        "judge",
+        "--probes",
+        "builtin",
+        "--limit",
+        "3",
+        "--out",
+        str(data),
+    )
+    out = tmp_path / "trained"
+    result = run(
+        "cai", "train", "--policy", str(tiny_model_dir), "--sft", str(data), "--rl", "dpo", "--pairs", str(data),
+        "--out", str(out), "--max-steps", "1", "--batch-size", "2", "--max-length", "384",
+    )  # fmt: skip
+    assert f"trained model: hf/{out / 'dpo'}" in result.output
+    stages = json.loads((out / "cai-train.json").read_text())
+    assert stages["sft"]["examples"] == 3 and stages["sft"]["steps"] == 1
+    assert stages["dpo"]["pairs"] == 3 and stages["dpo"]["label_smoothing"] == pytest.approx(0.25)
+    assert (out / "dpo" / "config.json").exists()
+
+
+def test_options_from_yaml(fake_models: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = tmp_path / "revise.yaml"
+    config.write_text(f"probes: builtin\nlimit: 2\nrounds: 2\nout: {out}\nfew-shot: 0\n")
+    summary = last_json(run("cai", "revise", "reviser", "--config", str(config), "--limit", "3").output)
+    assert summary["by_kind"] == {"redteam": 3} and summary["rounds"] == 6  # the flag beat the file
+
+
+@needs_torch
+def test_checkpoint_folders_are_models(tiny_model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run("cai", "revise", str(tiny_model_dir), "--probes", "builtin", "--limit", "1", "--max-tokens", "4",
+        "--critique-max-tokens", "4", "--few-shot", "0", "--out", str(out))  # fmt: skip
+    assert (out / "trace.jsonl").read_text().count(f'"model": "hf/{tiny_model_dir}"') == 1
+    report = tmp_path / "eval"
+    run("cai", "evaluate", "--before", str(tiny_model_dir), "--judge", "mock/fixed", "--limit", "1",
+        "--max-tokens", "4", "--principles", "harm", "--out", str(report))  # fmt: skip
+    assert json.loads((report / "report.json").read_text())["models"]["before"]["attack_success"]["total"] == 1
