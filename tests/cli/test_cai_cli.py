@@ -107,6 +107,28 @@ def test_evaluate_shows_refusing_everything(tmp_path: Path) -> None:
     assert len((out / "answers.jsonl").read_text().splitlines()) == 12
 
 
+def test_evaluate_leaves_out_the_training_prompts(tmp_path: Path) -> None:
+    from alignkit.cli.cai import benign_probe_prompts, harmful_probe_prompts
+
+    trained = harmful_probe_prompts("builtin", None, 5, 0) + benign_probe_prompts("builtin", None, 2, 0)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "sft.jsonl").write_text(
+        "".join(json.dumps({"prompt": [{"role": "user", "content": t}], "completion": "x"}) + "\n" for t in trained)
+    )
+    out = tmp_path / "eval"
+    run(
+        "cai", "evaluate", "--before", "mock/refuse", "--judge", "mock/fixed", "--limit", "1000",
+        "--exclude", str(run_dir), "--principles", "harm", "--out", str(out),
+    )  # fmt: skip
+    asked = {json.loads(line)["prompt"] for line in (out / "answers.jsonl").read_text().splitlines()}
+    assert asked and not asked & set(trained)
+    total = len(harmful_probe_prompts("builtin", None, None, 0)) + len(benign_probe_prompts("builtin", None, None, 0))
+    assert json.loads((out / "report.json").read_text())["red_team_prompts"] + json.loads(
+        (out / "report.json").read_text()
+    )["benign_prompts"] == total - len(trained)
+
+
 def test_show_prints_the_constitution_and_errors_name_the_line(tmp_path: Path) -> None:
     from alignkit.constitution import parse_constitution
 

@@ -167,11 +167,17 @@ def _reward_and_ppo(
 @click.option("--max-tokens", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for report.json, answers.jsonl, table.md.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--exclude",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="A run folder or JSONL file (sft, pairs, trace) whose prompts are left out of the evaluation (repeatable).",
+)
 @click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE")
 def evaluate(
     before: str, after: str | None, judge: str, judge_args: tuple[str, ...], probes: str, categories: str | None,
     redteam: str | None, benign: str, limit: int, constitution: str | None, principles: str | None, rubric: bool,
-    max_tokens: int, out: str | None, seed: int, model_args: tuple[str, ...],
+    max_tokens: int, out: str | None, seed: int, exclude: tuple[str, ...], model_args: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Per-principle rates, attack success and over-refusal, before and after, side by side."""
     from alignkit.cli.cai import _constitution, _helpful_prompts, _spec, benign_probe_prompts, read_prompts
@@ -182,11 +188,13 @@ def evaluate(
     from alignkit.redteam.judge import Judge, RubricJudge
 
     c = _constitution(constitution, principles)
-    red = read_prompts(redteam, limit, seed) if redteam else harmful(probes, categories, limit, seed)
+    seen = trained_prompts(exclude)
+    red = read_prompts(redteam, None, seed) if redteam else harmful(probes, categories, None, seed)
     if benign == "builtin":
-        ben = benign_probe_prompts("builtin", categories, limit, seed)
+        ben = benign_probe_prompts("builtin", categories, None, seed)
     else:
-        ben = _helpful_prompts(benign, None, limit, seed)
+        ben = _helpful_prompts(benign, None, None, seed)
+    red, ben = (held_out(ps, seen, limit, seed) for ps in (red, ben))
     models = {"before": load_model(_spec(before), model_args)}
     if after:
         models["after"] = load_model(_spec(after), model_args)
@@ -213,6 +221,39 @@ def evaluate(
         (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in report.rows))
         (folder / "table.md").write_text(report.to_markdown())
         click.echo(f"wrote {folder}/report.json, answers.jsonl, table.md", err=True)
+
+
+def _text(prompt: Any) -> str:
+    from alignkit.core.messages import to_messages
+
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], dict):
+        return str(prompt[-1].get("content", ""))
+    return to_messages(prompt)[-1].content
+
+
+def trained_prompts(sources: tuple[str, ...]) -> set[str]:
+    """The last user message of every prompt in the given run folders / JSONL files."""
+    seen: set[str] = set()
+    for src in sources:
+        path = Path(src)
+        files = [path] if path.is_file() else [path / n for n in ("sft.jsonl", "pairs.jsonl", "trace.jsonl")]
+        for f in files:
+            if not f.is_file():
+                continue
+            for line in f.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    if isinstance(row, dict) and row.get("prompt"):
+                        seen.add(_text(row["prompt"]))
+    return seen
+
+
+def held_out(prompts: list[Any], seen: set[str], limit: int, seed: int) -> list[Any]:
+    """A seeded sample of ``limit`` prompts none of which is in ``seen``."""
+    import random
+
+    fresh = [p for p in prompts if _text(p) not in seen]
+    return random.Random(seed).sample(fresh, limit) if len(fresh) > limit else fresh  # noqa: S311
 
 
 def _print_table(report: Any, title: str) -> None:
