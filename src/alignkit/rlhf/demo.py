@@ -35,12 +35,12 @@ RED_TEAM = [
 class DemoSizes:
     """How much work each stage does; the defaults fit ~15 minutes on 2 CPU cores."""
 
-    train_pairs: int = 128  # HH pairs for the reward model
-    eval_pairs: int = 64  # held-out pairs for its accuracy
+    train_pairs: int = 320  # HH pairs for the reward model
+    eval_pairs: int = 96  # held-out pairs for its accuracy
     rm_layers: int = 4  # top transformer blocks trained (+ head); backward stops below them
     rm_max_length: int = 128  # tokens per conversation (cut from the left: the answer is kept)
     rm_lr: float = 5e-5
-    ppo_steps: int = 24
+    ppo_steps: int = 20
     batch_size: int = 8
     mini_batch_size: int = 4
     ppo_epochs: int = 2
@@ -48,6 +48,7 @@ class DemoSizes:
     max_prompt_length: int = 64
     lr: float = 2e-5
     kl_coef: float = 0.05
+    temperature: float = 0.7  # a 135M model rambles at 1.0; PPO scores tokens at the same temperature
     seed: int = 0
 
 
@@ -107,7 +108,7 @@ def run_demo(
     say(f"2/3 PPO: {sz.ppo_steps} steps x {sz.batch_size} HH red-team prompts, reward = the reward model")
     config = PPOConfig(
         model_name=str(policy_dir), learning_rate=sz.lr, batch_size=sz.batch_size, mini_batch_size=sz.mini_batch_size,
-        ppo_epochs=sz.ppo_epochs, init_kl_coef=sz.kl_coef, max_new_tokens=sz.max_new_tokens,
+        ppo_epochs=sz.ppo_epochs, init_kl_coef=sz.kl_coef, max_new_tokens=sz.max_new_tokens, temperature=sz.temperature,
         max_prompt_length=sz.max_prompt_length, output_dir=str(out / "ppo"), seed=sz.seed, device=device,
     )  # fmt: skip
     trainer = PPOTrainer(config)
