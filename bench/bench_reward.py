@@ -78,6 +78,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             per_device_train_batch_size=args.batch_size, num_train_epochs=1, max_length=args.max_length,
             use_cpu=True, report_to=[], save_strategy="no", logging_steps=10, disable_tqdm=True,
             gradient_checkpointing=False, lr_scheduler_type="constant", warmup_steps=0, seed=0,
+            bf16=False, fp16=False,  # float32 like alignkit (trl may default to bf16 autocast, slow on CPUs)
         )  # fmt: skip
         trainer = trl.RewardTrainer(
             model=rm.model, args=config, train_dataset=Dataset.from_list(rows), processing_class=rm.tokenizer

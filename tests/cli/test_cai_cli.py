@@ -173,6 +173,15 @@ def test_train_sft_then_dpo_on_a_tiny_model(fake_models: dict[str, Any], tiny_mo
     assert stages["dpo"]["pairs"] == 3 and stages["dpo"]["label_smoothing"] == pytest.approx(0.25)
     assert (out / "dpo" / "config.json").exists()
 
+    # the other RL route: a reward model on the soft-labelled pairs, then PPO against it
+    ppo_out = tmp_path / "ppo-trained"
+    result = run(
+        "cai", "train", "--policy", str(tiny_model_dir), "--rl", "ppo", "--pairs", str(data), "--out", str(ppo_out),
+        "--ppo-steps", "1", "--ppo-batch-size", "2", "--max-new-tokens", "4", "--device", "cpu",
+    )  # fmt: skip
+    stages = json.loads((ppo_out / "cai-train.json").read_text())
+    assert set(stages) >= {"reward", "ppo"} and (ppo_out / "ppo" / "policy" / "config.json").exists()
+
 
 def test_options_from_yaml(fake_models: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "run"

@@ -243,7 +243,7 @@ class CriticModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
         R = batch.response_mask.size(1)
         position_ids = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)
         hidden = self.classifier.base_model(
-            input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=position_ids
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=position_ids, use_cache=False
         ).last_hidden_state
         out: torch.Tensor = self.classifier.score(hidden[:, -(R + 1) : -1]).squeeze(-1)
         return out

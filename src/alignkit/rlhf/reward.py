@@ -106,7 +106,7 @@ class RewardModel:
     def _raw(self, texts: Sequence[str], max_length: int) -> Any:
         enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=max_length)
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
-        return self.model(**enc).logits.squeeze(-1)  # [N]
+        return self.model(**enc, use_cache=False).logits.squeeze(-1)  # [N]; no KV cache to build
 
     def score(
         self, prompts: Sequence[Prompt], responses: Sequence[str], *, batch_size: int = 16, max_length: int = 512
