@@ -136,7 +136,10 @@ def _screen(pair: PreferencePair, detector: Any, action: PIIAction) -> tuple[Pre
     return updated, found
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for each row of a JSONL or CSV file."""
+    if not path.is_file():
+        raise ConfigError(f"no file at {path}")
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as fh:
             for i, row in enumerate(csv.DictReader(fh), start=2):
@@ -196,7 +199,7 @@ def load_preferences(
         raise ConfigError(f"no preference file at {p}")
     if format == "columns" and not columns:
         raise ConfigError("format='columns' needs columns={'prompt': ..., 'chosen': ..., 'rejected': ...}")
-    pairs = (_pair(row, format, columns, str(p), f"{p}:{line}") for line, row in _rows(p))
+    pairs = (_pair(row, format, columns, str(p), f"{p}:{line}") for line, row in read_rows(p))
     report = ImportReport()
     return list(clean(pairs, dedupe=dedupe, pii=pii, report=report)), report
 

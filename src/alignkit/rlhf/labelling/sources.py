@@ -11,31 +11,18 @@ Prompt files are ``.txt`` (one prompt per line), JSONL (``prompt`` as text or me
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, RecordError
-from alignkit.core.jsonl import iter_json_objects
 from alignkit.core.messages import Message, Prompt, to_messages
 from alignkit.core.model import Model
-from alignkit.rlhf.data import from_rows
+from alignkit.rlhf.data import from_rows, read_rows
 from alignkit.rlhf.labelling.store import LabelItem
 
 ANSWER_KEYS: tuple[tuple[str, str], ...] = (("response_a", "response_b"), ("answer_a", "answer_b"))
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise ConfigError(f"no file at {path}")
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            for line, row in enumerate(csv.DictReader(fh), start=2):
-                yield line, dict(row)
-    else:
-        yield from iter_json_objects(path)
 
 
 def _prompt(value: Any, where: str) -> tuple[Message, ...]:
@@ -75,7 +62,7 @@ def item_from_row(row: Mapping[str, Any], *, source: str | None = None, where: s
 def items_from_file(path: str | Path) -> list[LabelItem]:
     """Comparison items from a JSONL or CSV file of answer pairs; errors name the line."""
     p = Path(path)
-    return [item_from_row(row, source=str(p), where=f"{p}:{line}") for line, row in _rows(p)]
+    return [item_from_row(row, source=str(p), where=f"{p}:{line}") for line, row in read_rows(p)]
 
 
 def read_prompts(path: str | Path) -> list[tuple[Message, ...]]:
@@ -87,7 +74,7 @@ def read_prompts(path: str | Path) -> list[tuple[Message, ...]]:
         lines = p.read_text(encoding="utf-8").splitlines()
         return [to_messages(line.strip()) for line in lines if line.strip()]
     prompts = []
-    for line, row in _rows(p):
+    for line, row in read_rows(p):
         value = row.get("prompt", row.get("messages"))
         if value is None or value == "":
             raise RecordError(f"{p}:{line}: no 'prompt' (or 'messages') field; the row has {sorted(row)}")
