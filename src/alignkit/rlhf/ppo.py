@@ -89,7 +89,7 @@ class PPOConfig:
     seed: int = 0
     output_dir: str | None = None  # logs and checkpoints; None = no files
     save_every: int = 0  # steps between checkpoints (0 = only at the end of train())
-    keep_checkpoints: int = 2  # older checkpoints are deleted
+    keep_checkpoints: int = 2  # older checkpoints are deleted; 0 keeps them all
     tensorboard: bool = False  # also write TensorBoard scalars (needs the tensorboard package)
     device: str | None = "auto"
 
@@ -379,8 +379,9 @@ class PPOTrainer:
         (tmp / "ppo_config.json").write_text(json.dumps(asdict(self.config), indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
-        if self.config.output_dir and folder.parent == Path(self.config.output_dir):
-            for old in _checkpoints(folder.parent)[: -self.config.keep_checkpoints or None]:
+        keep = self.config.keep_checkpoints
+        if keep > 0 and self.config.output_dir and folder.parent == Path(self.config.output_dir):
+            for old in _checkpoints(folder.parent)[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)
         return folder
 
