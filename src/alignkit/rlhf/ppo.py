@@ -398,8 +398,10 @@ class PPOTrainer:
         missing, _ = policy.pretrained_model.load_state_dict(weights, strict=False)
         if [k for k in missing if "lm_head" not in k]:  # tied embeddings are saved once
             raise ConfigError(f"{folder}: the checkpoint does not match this model ({len(missing)} missing weights)")
-        policy.v_head.load_state_dict(torch.load(folder / "value_head.pt", map_location=policy.device))
-        state = torch.load(folder / STATE_FILE, map_location=policy.device, weights_only=False)
+        policy.v_head.load_state_dict(
+            torch.load(folder / "value_head.pt", map_location=policy.device, weights_only=True)
+        )
+        state = torch.load(folder / STATE_FILE, map_location=policy.device, weights_only=True)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.critic is not None and state["critic"] is not None:
             self.accelerator.unwrap_model(self.critic).load_state_dict(state["critic"])
