@@ -65,6 +65,11 @@ class Batch:
     has_eos: torch.Tensor  # [B] bool: the response ended with EOS rather than being cut off
 
     @property
+    def position_ids(self) -> torch.Tensor:
+        """Positions for left-padded rows: each real token's index among the real tokens."""
+        return (self.attention_mask.cumsum(1) - 1).clamp(min=0)
+
+    @property
     def responses(self) -> torch.Tensor:
         return self.input_ids[:, self.query_length :]
 
@@ -113,11 +118,10 @@ def forward_response(lm: Any, batch: Batch, *, hidden: bool = False) -> tuple[to
     """Logits [B, R, V] that predict the response tokens (and the final hidden states at the same
     positions [B, R, H] when ``hidden``)."""
     R = batch.response_mask.size(1)
-    position_ids = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)  # left padding: count real tokens
     out = lm(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,
-        position_ids=position_ids,
+        position_ids=batch.position_ids,
         output_hidden_states=hidden,
         logits_to_keep=R + 1,
         use_cache=False,
@@ -241,9 +245,11 @@ class CriticModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
     def forward(self, batch: Batch) -> torch.Tensor:
         """Values [B, R] for the states before each response token."""
         R = batch.response_mask.size(1)
-        position_ids = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)
         hidden = self.classifier.base_model(
-            input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=position_ids, use_cache=False
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            position_ids=batch.position_ids,
+            use_cache=False,
         ).last_hidden_state
         out: torch.Tensor = self.classifier.score(hidden[:, -(R + 1) : -1]).squeeze(-1)
         return out

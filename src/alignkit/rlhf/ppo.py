@@ -181,7 +181,7 @@ class PPOTrainer:
         """One PPO update on ``queries``/``responses`` (texts, message lists or token tensors) and
         ``rewards`` (floats or a tensor). Returns the step's statistics."""
         batch = self._batch(queries, responses)
-        return self._record(self._ppo_step(batch, _as_scores(rewards, batch.input_ids.size(0))))
+        return self._record(self._ppo_step(batch, as_scores(rewards, batch.input_ids.size(0))))
 
     def _record(self, stats: dict[str, float]) -> dict[str, float]:
         self.state.step += 1
@@ -226,7 +226,7 @@ class PPOTrainer:
             )
             texts = self.tokenizer.batch_decode(r_tokens, skip_special_tokens=True)
             t1 = time.perf_counter()
-            scores = _as_scores(reward_fn(queries, texts), len(queries))
+            scores = as_scores(reward_fn(queries, texts), len(queries))
             t2 = time.perf_counter()
             stats = self._ppo_step(
                 collate(q_tokens, r_tokens, self.tokenizer.pad_token_id, self.tokenizer.eos_token_id), scores
@@ -437,7 +437,8 @@ def _token_lists(x: Any) -> list[list[int]] | None:
     return None
 
 
-def _as_scores(rewards: Any, n: int) -> torch.Tensor:
+def as_scores(rewards: Any, n: int) -> torch.Tensor:
+    """Rewards (floats or a tensor) as a float tensor [n]; wrong counts and NaNs are errors."""
     if isinstance(rewards, torch.Tensor):
         scores = rewards.detach().float().reshape(-1).cpu()
     else:
