@@ -8,11 +8,15 @@ IP addresses, street addresses and names, found offline by patterns and checksum
     >>> redact("Mail jane@example.com now", v.spans[:1])
     'Mail <EMAIL> now'
 
-Why patterns and not a model: the detector runs on every prompt and answer a guard sees, so it must be
-fast (a fraction of a millisecond on a short text), deterministic and free of downloads. Numbers with a
-checksum (cards: Luhn; IBANs: mod-97) are validated, so look-alikes are not flagged; names are found
-only in strong contexts (titles, "my name is", a known given name followed by a surname), so recall on
-names is partial by design. :mod:`alignkit.detectors.pii_patterns` holds the recognizers.
+Patterns, plus a small learned tagger for names and addresses: the detector runs on every prompt and
+answer a guard sees, so it must be fast (a fraction of a millisecond on a short text), deterministic and
+free of downloads. Numbers with a checksum (cards: Luhn; IBANs: mod-97) are validated, so look-alikes
+are not flagged. Names and street addresses come from patterns in strong contexts (titles, "my name
+is", house number + street type) and from :mod:`alignkit.detectors.pii_tagger`, a pure-Python token
+tagger trained on a synthetic corpus; overlapping spans of the two are merged. The tagger lifts recall
+on names and addresses a lot but is not free: on benign text it flags capitalised words now and then
+(figures in ``bench/RESULTS.md``); pass ``entities=`` without PERSON to avoid it.
+:mod:`alignkit.detectors.pii_patterns` holds the recognizers.
 
 Redaction (:func:`redact`) and reversible anonymization (:class:`Vault`) work on the spans of any
 detector (PII, secrets), so a guard can hide values from a model and put them back in its answer.
@@ -32,6 +36,8 @@ from alignkit.core.records import Span, Verdict
 from alignkit.detectors.base import Detector, Finding, detector
 from alignkit.detectors.normalize import normalize
 from alignkit.detectors.pii_patterns import ENTITIES, FINDERS
+from alignkit.detectors.pii_tagger import CLASSES as TAGGED
+from alignkit.detectors.pii_tagger import find_names_and_addresses
 
 __all__ = ["ENTITIES", "PIIDetector", "Vault", "find_pii", "redact", "resolve_overlaps"]
 
@@ -101,9 +107,33 @@ def _best_disjoint(spans: list[Span]) -> list[Span]:
 
 
 def find_pii(text: str, entities: Sequence[str] = ENTITIES, min_score: float = 0.0) -> list[Span]:
-    """Every entity of the given types in ``text`` scoring at least ``min_score``, overlaps resolved."""
+    """Every entity of the given types in ``text`` scoring at least ``min_score``, overlaps resolved.
+
+    Names and street addresses come from the patterns and the tagger together: where spans of one of
+    these types overlap, they become one span covering both, with the higher score."""
     found = [s for name in entities for s in FINDERS[name](text) if s.score >= min_score]
+    tagged = [name for name in entities if name in TAGGED]
+    if tagged:
+        found += [s for s in find_names_and_addresses(text) if s.label in tagged and s.score >= min_score]
+        found = _union_tagged(found)
     return resolve_overlaps(found)
+
+
+def _union_tagged(spans: list[Span]) -> list[Span]:
+    """Overlapping PERSON (or STREET_ADDRESS) spans merged into one; other spans as they are."""
+    out = [s for s in spans if s.label not in TAGGED]
+    for label in TAGGED:
+        run: Span | None = None
+        for s in sorted((s for s in spans if s.label == label), key=lambda s: (s.start, s.end)):
+            if run is not None and s.start < run.end:
+                run = Span(run.start, max(run.end, s.end), label, max(run.score, s.score))
+                continue
+            if run is not None:
+                out.append(run)
+            run = s
+        if run is not None:
+            out.append(run)
+    return out
 
 
 def _counts(spans: Iterable[Span]) -> str:
