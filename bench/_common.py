@@ -81,7 +81,9 @@ def write_section(name: str, body: str, path: Path = RESULTS) -> None:
         text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # atomic: an error never leaves a half-written RESULTS.md
 
 
 def stamp(command: str) -> str:

@@ -46,18 +46,37 @@ class Detector(ABC):
     #: What the detector inspects: "input" (prompts), "output" (answers) or "any".
     applies_to: ClassVar[str] = "any"
 
-    def __init__(self, *, threshold: float | None = None, **args: Any) -> None:
+    def __init__(self, *, threshold: float | str | None = None, **args: Any) -> None:
         if args and type(self).__init__ is Detector.__init__:
             raise ConfigError(
                 f"detector {self.name!r} takes only threshold=...; unknown argument(s): {', '.join(sorted(args))}"
             )
-        t = self.default_threshold if threshold is None else threshold
-        if not 0.0 <= t <= 1.0:
-            raise ConfigError(f"{self.name}: threshold must be in [0, 1]; got {t}")
-        self.threshold = t
+        self.threshold = self._resolve_threshold(threshold)
         self.args: dict[str, Any] = {k: v for k, v in args.items() if v is not None}
         if threshold is not None:
             self.args["threshold"] = threshold
+
+    def operating_points(self) -> dict[str, float]:
+        """Named thresholds this detector ships with: always ``default``; learned detectors add
+        ``high_recall`` (see their manifests for how each was chosen)."""
+        return {"default": self.default_threshold}
+
+    def _resolve_threshold(self, threshold: float | str | None) -> float:
+        points = self.operating_points()
+        if threshold is None:
+            return points["default"]
+        if isinstance(threshold, str):
+            if threshold not in points:
+                raise ConfigError(
+                    f"{self.name}: unknown operating point {threshold!r}; use one of {', '.join(sorted(points))} "
+                    "or a number in [0, 1]"
+                )
+            return points[threshold]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+            raise ConfigError(
+                f"{self.name}: threshold must be a number in [0, 1] or an operating point name; got {threshold!r}"
+            )
+        return float(threshold)
 
     @property
     def spec(self) -> str:
@@ -135,6 +154,8 @@ detectors: Registry[DetectorFactory] = Registry(
         "alignkit.detectors.pii",
         "alignkit.detectors.secrets",
         "alignkit.detectors.learned",
+        "alignkit.detectors.encoder",
+        "alignkit.detectors.answers",
         "alignkit.detectors.refusal",
         "alignkit.detectors.rules",
         "alignkit.detectors.judges",

@@ -94,10 +94,19 @@ class LearnedDetector(Detector):
     model_name: ClassVar[str]
     head: ClassVar[str]
 
-    def __init__(self, *, threshold: float | None = None, weights_dir: str | None = None) -> None:
+    def __init__(self, *, threshold: float | str | None = None, weights_dir: str | None = None) -> None:
+        self.model = shipped_model(self.model_name, weights_dir)  # first: it holds the operating points
         super().__init__(threshold=threshold, weights_dir=weights_dir)
-        self.model = shipped_model(self.model_name, weights_dir)
         self._bits = self.model.featurizer.bits
+
+    def operating_points(self) -> dict[str, float]:
+        """``default`` (chosen for a guard: at most 2% false positives on benign look-alikes) and
+        ``high_recall`` (for red-team judging and triage), as recorded in the model's manifest."""
+        recorded = self.model.info.get("operating_points") or {}
+        points = {
+            name: float(p["threshold"]) for name, p in recorded.items() if isinstance(p, dict) and "threshold" in p
+        }
+        return {"default": self.default_threshold, **points}
 
     def best_reading(self, text: str) -> tuple[float, int, tuple[tuple[str, TextFeatures], ...]]:
         """(probability, index of the reading that gave it, all readings)."""
