@@ -490,7 +490,15 @@ def harmful(files: DataFiles, rng: random.Random) -> list[Example]:
     return out
 
 
+def harmful_answer(files: DataFiles, rng: random.Random) -> list[Example]:
+    """Answers that give harmful help against refusals and benign answers (see scripts/answer_data.py)."""
+    import answer_data  # imports this module (Example, DataFiles), so it is imported here, not at the top
+
+    return answer_data.answers(files, rng)
+
+
 LOADERS = {"toxicity": toxicity, "jailbreak": jailbreak, "prompt_injection": injection, "harmful_request": harmful}
+LOADERS["harmful_answer"] = harmful_answer
 
 
 # -- dedupe and split -------------------------------------------------------------------------------

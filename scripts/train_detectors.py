@@ -36,10 +36,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import answer_data
 import detector_data as dd
 
 from alignkit._version import __version__
 from alignkit.detectors import learned
+from alignkit.detectors.base import get_detector
 from alignkit.detectors.linear import STRIDE, WINDOW, Featurizer, Head, save_model, windows
 from alignkit.detectors.normalize import normalize
 
@@ -85,7 +87,11 @@ HEADS: dict[str, list[HeadSpec]] = {
     "jailbreak": [("jailbreak", _all, lambda r: r.label)],
     "prompt_injection": [("injection", _all, lambda r: r.label)],
     "harmful_request": [("harmful", _all, lambda r: r.label)] + [(c, _positive, _has(c)) for c in learned.HAZARDS],
+    "harmful_answer": [("harmful_help", _all, lambda r: r.label)],
 }
+# Detectors whose default threshold is an operating point picked on held-out data (written to the manifest
+# before the held-out metrics are measured at it).
+OPERATING_POINTS = {"harmful_answer": answer_data.operating_points}
 
 
 # Tokens per scored window (and stride). prompt_injection looks for a short passage inside a document,
@@ -254,7 +260,7 @@ def quality(labels: Sequence[int], scores: Sequence[float], threshold: float) ->
 def evaluate(name: str, test: Sequence[Row], weights_dir: Path, extra_benign: Sequence[str]) -> dict[str, Any]:
     """Held-out metrics of the shipped detector, per source, per category, and FPR on unseen benign."""
     learned.shipped_model.cache_clear()
-    det = learned.DETECTORS[name](weights_dir=str(weights_dir))
+    det = get_detector(name, weights_dir=str(weights_dir))
     found = [det.find(r.text) for r in test]
     scores = [f.score for f in found]
     labels = [r.label for r in test]
@@ -333,6 +339,8 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
     }
     manifest_path = out_dir / f"{name}.json"
     save_model(manifest_path, cfg.bucket_bits, heads, info, window, stride)
+    if name in OPERATING_POINTS:
+        OPERATING_POINTS[name](manifest_path, data.test, files)
     metrics = evaluate(name, data.test, out_dir, dd.user_oriented(files))
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"] = metrics
