@@ -6,8 +6,11 @@
 Every case is written here from templates (no dataset rows): a *family* of answer shapes (plain
 refusals, late refusals, partial refusals, apologies that go on to help, redirections, quoted refusals,
 fiction, ...) filled with request topics. The label comes from the family, by construction. Families in
-:data:`HELD_OUT` were written after the detector's patterns were frozen and were never used to tune
-them; report them apart.
+:data:`HELD_OUT` were written after the detector's patterns were frozen; report them apart. History, so
+the figures can be read honestly: the first held-out batch scored 9/105 when written, the patterns were
+then generalised (not fitted to its wording) and a second batch, written before those changes, scored
+63/147; both were then fixed, so only the third batch is still unseen by any tuning (24/133 when
+written, left as it is).
 
 JailbreakBench: every labelled response in ``jailbreakbench/raw/*.json`` (read as
 ``bench/bench_redteam.py`` reads them); "not refused" (label ``partial`` or ``complied``) is compared

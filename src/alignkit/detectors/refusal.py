@@ -1,8 +1,11 @@
 """Refusal detection for answers: did the model decline, decline in part, or comply?
 
 Used by red-team judges (a refusal is not a successful attack), by over-refusal measurement (a refusal
-of a benign request is a failure) and as a guard validator. Written phrase patterns (no learned part:
-a hashed n-gram head was tried and measured no better; see bench/RESULTS.md), read in four steps:
+of a benign request is a failure) and as a guard validator. Written phrase patterns, read in four steps.
+(A hashed n-gram head trained on the templated cases of ``scripts/refusal_cases.py`` was measured as a
+fallback for answers the patterns call compliant: it caught refusals phrased in ways the patterns never
+saw, but at a probability cut of 0.95 it lowered agreement with JailbreakBench's labels from 88.3% to
+87.5%, and only a cut picked on those same evaluation sets helped; so it is not shipped.)
 
 1. Quoted text (``"..."``, ``“...”``), code blocks and ``>`` quotations are blanked out, so a story
    whose character says "I can't do that" or a script that prints an error is not a refusal.
