@@ -172,6 +172,32 @@ def operating_points(det: Any) -> dict[str, float]:
     return {"default": float(det.threshold), **{k: float(v["threshold"]) for k, v in points.items() if k != "default"}}
 
 
+# -- the default guard's input rail on alignkit's probe library -------------------------------------------
+INPUT_RAIL = ("jailbreak", "prompt_injection", "harmful_request")
+
+
+def input_rail_on_probes(weights: Path | None) -> dict[str, Any]:
+    """Share of the built-in red-team probes the default guard's input rail blocks: harmful ones (higher
+    is better) and their benign look-alikes (lower is better). The probes were written for the red team,
+    not for these detectors, and no contrast template was written from them."""
+    from alignkit.redteam.probes import builtin_probes
+
+    learned.shipped_model.cache_clear()
+    kwargs = {"weights_dir": str(weights)} if weights else {}
+    dets = [get_detector(n, **kwargs) for n in INPUT_RAIL]
+    probes = [p for p in builtin_probes() if not p.system]  # system-prompt leaks are judged on the answer
+    blocked = {p.id: any(d.detect(p.prompt).flagged for d in dets) for p in probes}
+    harmful = [p for p in probes if p.harmful]
+    benign = [p for p in probes if not p.harmful]
+    learned.shipped_model.cache_clear()
+    return {
+        "harmful": len(harmful),
+        "benign": len(benign),
+        "harmful_blocked": round(sum(blocked[p.id] for p in harmful) / len(harmful), 3),
+        "benign_blocked": round(sum(blocked[p.id] for p in benign) / len(benign), 3),
+    }
+
+
 # -- report -------------------------------------------------------------------------------------------
 def fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -220,9 +246,17 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=Path("/tmp/bench_generalization.json"))
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     ap.add_argument("--from-json", action="store_true", help="only render --json")
+    ap.add_argument("--lookalikes-only", action="store_true", help="redo only the look-alike part of --json")
     a = ap.parse_args()
     if a.from_json:
         result = json.loads(a.json.read_text())
+    elif a.lookalikes_only:
+        result = json.loads(a.json.read_text())
+        result["lookalikes_after"] = lookalike_fpr(None)
+        result["lookalikes_before"] = lookalike_fpr(a.before) if a.before else {}
+        result["probes_after"] = input_rail_on_probes(None)
+        result["probes_before"] = input_rail_on_probes(a.before) if a.before else {}
+        a.json.write_text(json.dumps(result, indent=1))
     else:
         result = {"loo": {n: leave_one_out(n) for n in a.detectors}}
         result["lookalikes_after"] = lookalike_fpr(None)
@@ -250,6 +284,19 @@ def render(result: dict[str, Any]) -> str:
         "",
         lookalike_table(result.get("lookalikes_before", {}), result["lookalikes_after"]),
     ]
+    if result.get("probes_after"):
+        b, a = result.get("probes_before") or {}, result["probes_after"]
+        parts += [
+            "",
+            f"The default guard's input rail ({', '.join(INPUT_RAIL)} at their default thresholds) on alignkit's "
+            f"red-team probe library, no model involved: {a['harmful']} harmful probes and {a['benign']} benign "
+            "look-alikes (system-prompt-leak probes left out: they are judged on the answer).",
+            "",
+            "| weights | harmful probes blocked | benign look-alikes blocked |",
+            "|---|---|---|",
+            f"| before | {fmt(b.get('harmful_blocked'))} | {fmt(b.get('benign_blocked'))} |",
+            f"| after | {fmt(a['harmful_blocked'])} | {fmt(a['benign_blocked'])} |",
+        ]
     return "\n".join(parts)
 
 

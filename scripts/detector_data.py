@@ -575,8 +575,38 @@ def split(examples: Iterable[Example]) -> Split:
     return Split(train, test, dropped)
 
 
-def load(name: str, seed: int = 0, root: Path | None = None) -> tuple[Split, DataFiles]:
-    """The deduplicated train / held-out split of one detector's examples, and the files read."""
+def load(name: str, seed: int = 0, root: Path | None = None, contrast: bool = True) -> tuple[Split, DataFiles]:
+    """The deduplicated train / held-out split of one detector's examples, and the files read.
+
+    ``contrast``: add the functional contrasts of ``scripts/contrast_data.py`` (their held-out templates
+    and slot values stay on the held-out side); False gives the data the first-wave weights saw."""
     files = DataFiles(root or data_dir())
-    examples = LOADERS[name](files, random.Random(seed))  # noqa: S311 - sampling data, not secrets
+    rng = random.Random(seed)  # noqa: S311 - sampling data, not secrets
+    examples = LOADERS[name](files, rng)
+    if contrast:
+        examples += with_contrasts(name, files, seed, rng)
     return split(examples), files
+
+
+def with_contrasts(name: str, files: DataFiles, seed: int, rng: random.Random) -> list[Example]:
+    """The contrast families of ``name``; for prompt_injection also each family's texts hidden in a
+    benign document (the positive ones as payloads), since an injection mostly arrives inside content."""
+    import contrast_data  # imports this module (Example), so it is imported here, not at the top
+
+    if name not in contrast_data.FAMILIES:
+        return []  # no contrast families for this detector (harmful_answer brings its own look-alikes)
+    rows = contrast_data.contrasts(name, seed)
+    documents_read = contrast_data.training_documents(seed=seed)
+    digest = hashlib.sha256("\n\0".join(d.text for d in documents_read).encode()).hexdigest()
+    files.used["machine:training_documents"] = {"sha256": digest, "rows": len(documents_read)}
+    if name != "prompt_injection":
+        return rows + documents_read
+    _, abstracts = pubmed(files)
+    documents = gutenberg_paragraphs(files, 300, rng) + rng.sample(abstracts, 300)
+    inserted = []
+    for ex in rows:
+        doc = rng.choice(documents)
+        text = insert(doc, ex.text, rng)
+        source = f"{ex.source}+document"
+        inserted.append(replace(ex, text=text, source=source, payload=ex.text if ex.label else None))
+    return rows + inserted + documents_read

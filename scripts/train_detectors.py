@@ -37,6 +37,7 @@ from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import answer_data
+import contrast_data
 import detector_data as dd
 
 from alignkit._version import __version__
@@ -62,6 +63,9 @@ class TrainConfig:
     # Platt-calibrate on the training mix as it is, not re-balanced: most detectors see several benign
     # texts per harmful one, as in use, so a score is P(positive) for text drawn like the training data.
     calibrate_to_mix: bool = True
+    # A source with more training texts than this weighs as if it had this many: 19,000 Davidson tweets
+    # otherwise outvote every other source of toxicity, and the head learns tweets rather than toxicity.
+    source_cap: int = 2000
 
 
 # Heads of each model: (name, which training rows it sees, its target). Category heads are conditional:
@@ -151,6 +155,34 @@ def text_max(decision: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarra
 
 
 # -- one head ---------------------------------------------------------------------------------------
+def row_weights(
+    owner: np.ndarray, row_y: np.ndarray, n_texts: int, balanced: bool, text_w: np.ndarray | None = None
+) -> np.ndarray:
+    """Each text weighs 1 (or ``text_w``) per label among its windows (most texts: one label, one
+    window); with ``balanced``, the two classes then weigh the same in total."""
+    key = owner * 2 + row_y
+    row_w = 1.0 / np.bincount(key)[key]
+    if text_w is not None:
+        row_w = row_w * text_w[owner]
+    if balanced:
+        totals = {c: row_w[row_y == c].sum() for c in (0, 1)}
+        row_w = row_w * np.where(row_y == 1, 0.5 / max(totals[1], 1e-9), 0.5 / max(totals[0], 1e-9)) * n_texts
+    return row_w
+
+
+def source_weights(rows: Sequence[Row], cap: int) -> np.ndarray:
+    """Per text: ``min(1, cap / texts of its source)`` (a contrast family and its in-document copies
+    are one source)."""
+    sources = [r.source.removesuffix("+document") for r in rows]
+    counts = Counter(sources)
+    return np.array([min(1.0, cap / counts[s]) for s in sources])
+
+
+def logistic(c: float, seed: int) -> LogisticRegression:
+    """The head's learner: L2 logistic regression (liblinear is deterministic for a given seed)."""
+    return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=seed)
+
+
 def fit_head(
     x: csr_matrix,
     owner: np.ndarray,
@@ -158,22 +190,17 @@ def fit_head(
     groups: np.ndarray,
     cfg: TrainConfig,
     row_y: np.ndarray | None = None,
+    text_w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Fit a calibrated head on window rows; scored (cross-validation, Platt) per text as the highest
     window, like inference. Returns (weights, bias, report), with Platt folded into both."""
     n = len(y)
     row_y = y[owner] if row_y is None else row_y
     class_w = {c: n / (2.0 * max(1, int((y == c).sum()))) for c in (0, 1)} if cfg.balanced else {0: 1.0, 1: 1.0}
-    # Each text weighs 1 per label among its windows (most texts: one label, one window), then classes
-    # are balanced over those weights.
-    key = owner * 2 + row_y
-    row_w = 1.0 / np.bincount(key)[key]
-    if cfg.balanced:
-        totals = {c: row_w[row_y == c].sum() for c in (0, 1)}
-        row_w = row_w * np.where(row_y == 1, 0.5 / max(totals[1], 1e-9), 0.5 / max(totals[0], 1e-9)) * n
+    row_w = row_weights(owner, row_y, n, cfg.balanced, text_w)
 
     def model(c: float) -> LogisticRegression:
-        return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.seed)
+        return logistic(c, cfg.seed)
 
     folds = list(GroupKFold(n_splits=min(cfg.folds, len(set(groups)))).split(np.zeros(n), y, groups))
     best: tuple[float, float, np.ndarray] | None = None
@@ -198,7 +225,9 @@ def fit_head(
     final = model(c).fit(x, row_y, sample_weight=row_w)
     w = final.coef_[0] * a
     bias = float(final.intercept_[0]) * a + b
+    oof_prob = 1.0 / (1.0 + np.exp(-(a * oof + b)))
     report = {
+        "_oof_prob": oof_prob,  # per text, out of fold: train() picks operating points from it, then drops it
         "C": c,
         "cv_auroc_by_C": {str(k): v for k, v in cv_auroc.items()},
         "platt": [round(a, 4), round(b, 4)],
@@ -215,6 +244,58 @@ def quantize(w: np.ndarray, clip_quantile: float) -> tuple[np.ndarray, float]:
     scale = top / 127.0 if top > 0 else 1.0
     q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
     return q, scale
+
+
+# -- operating points -------------------------------------------------------------------------------
+MAX_LOOKALIKE_FPR = 0.02  # default threshold: at most this share of benign look-alikes flagged
+HIGH_RECALL = 0.95  # high_recall threshold: this share of training positives flagged ...
+MAX_HIGH_RECALL_FPR = 0.10  # ... unless that flags more than this share of negatives
+
+
+def is_lookalike(r: Row) -> bool:
+    """Benign texts that resemble positives (our contrast families and hand-written look-alikes) or
+    that a guard meets in bulk (long documents: licences, code, logs)."""
+    return r.label == 0 and r.source.startswith(("contrast:", "handwritten", "document:"))
+
+
+def oof_operating_points(train: Sequence[Row], oof: np.ndarray) -> dict[str, Any]:
+    """Thresholds picked on out-of-fold scores of the training rows, so the held-out rows (and the
+    held-out look-alike families) stay untouched for measuring them.
+
+    ``default``: the lowest threshold at which at most 2% of the look-alike negatives score at or
+    above it (never below 0.5, the calibrated even odds). ``high_recall``: the threshold that flags 95%
+    of the positives, raised if needed so at most 10% of the negatives are flagged, and never above
+    ``default``."""
+    labels = np.array([r.label for r in train])
+    neg, pos = oof[labels == 0], oof[labels == 1]
+    look = oof[np.array([is_lookalike(r) for r in train])]
+    default = max(0.5, _quantile_above(look, MAX_LOOKALIKE_FPR))
+    recall_t = float(np.quantile(pos, 1 - HIGH_RECALL, method="lower"))
+    high_recall = min(default, max(recall_t, _quantile_above(neg, MAX_HIGH_RECALL_FPR)))
+    rule = "picked on out-of-fold scores of the training rows"
+    return {
+        "default": {
+            "threshold": round(default, 6),
+            "rule": f"{rule}: lowest (at least 0.5) with FPR <= {MAX_LOOKALIKE_FPR} on look-alike negatives "
+            f"(n={len(look)})",
+            "oof_fpr": round(float((neg >= default).mean()), 4),
+            "oof_recall": round(float((pos >= default).mean()), 4),
+        },
+        "high_recall": {
+            "threshold": round(high_recall, 6),
+            "rule": f"{rule}: recall {HIGH_RECALL} on positives (n={len(pos)}) unless FPR would pass "
+            f"{MAX_HIGH_RECALL_FPR}; never above default",
+            "oof_fpr": round(float((neg >= high_recall).mean()), 4),
+            "oof_recall": round(float((pos >= high_recall).mean()), 4),
+        },
+    }
+
+
+def _quantile_above(scores: np.ndarray, fpr: float) -> float:
+    """The smallest threshold that flags at most ``fpr`` of ``scores`` (0.5 when there are none)."""
+    if not len(scores):
+        return 0.5
+    return float(np.quantile(scores, 1 - fpr, method="higher")) + 1e-6
 
 
 # -- evaluation -------------------------------------------------------------------------------------
@@ -283,12 +364,34 @@ def evaluate(name: str, test: Sequence[Row], weights_dir: Path, extra_benign: Se
         for c in sorted(cats)
         if c in learned_cats
     }
+    hr = det.operating_points().get("high_recall")
+    if hr is not None:
+        out["held_out_high_recall"] = {"threshold": hr, **quality(labels, scores, hr)}
+    out["contrast_held_out"] = contrast_figures(det, name)
     unseen = [det.find(t).score for t in extra_benign]
     out["fpr_unseen_benign"] = {
         "source": "self-instruct-benign/user_oriented_instructions.jsonl (never trained on)",
         "n": len(unseen),
         "fpr": round(sum(s >= det.threshold for s in unseen) / len(unseen), 4),
     }
+    return out
+
+
+def contrast_figures(det: Any, name: str, seed: int = 0) -> dict[str, Any]:
+    """Per held-out contrast family (templates and slot values never trained on): texts, and the share
+    flagged at each operating point (recall for a positive family, FPR for a look-alike one). Computed
+    on the generator's output as is, so a test can regenerate it without the shared data."""
+    if name not in contrast_data.FAMILIES:
+        return {}
+    out: dict[str, Any] = {}
+    points = det.operating_points()
+    by_family: dict[str, list[Row]] = {}
+    for ex in contrast_data.contrasts(name, seed, sides=("test",)):
+        by_family.setdefault(ex.source, []).append(ex)
+    for family, rows in by_family.items():
+        scores = [det.find(r.text).score for r in rows]
+        flagged = {p: round(sum(s >= t for s in scores) / len(scores), 4) for p, t in sorted(points.items())}
+        out[family] = {"label": rows[0].label, "n": len(rows), "flagged": flagged}
     return out
 
 
@@ -304,6 +407,7 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
     window, stride = WINDOWS.get(name, (WINDOW, STRIDE))
     x, owner, window_y = design(featurizer, data.train, window, stride)
     heads, reports = [], {}
+    points: dict[str, Any] = {}
     for head, selects, target in HEADS[name]:
         keep = np.array([selects(r) for r in data.train])
         idx = np.flatnonzero(keep)
@@ -313,7 +417,11 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
         remap[idx] = np.arange(len(idx))
         groups = np.array([data.train[i].group for i in idx])
         own_windows = window_y[rows] if head == HEADS[name][0][0] else None  # the main head only
-        w, bias, report = fit_head(x[rows], remap[owner[rows]], y, groups, cfg, own_windows)
+        text_w = source_weights([data.train[i] for i in idx], cfg.source_cap)
+        w, bias, report = fit_head(x[rows], remap[owner[rows]], y, groups, cfg, own_windows, text_w)
+        oof_prob = report.pop("_oof_prob")
+        if head == HEADS[name][0][0]:
+            points = oof_operating_points(data.train, oof_prob)
         q, scale = quantize(w, cfg.clip_quantile)
         report["nonzero_int8"] = int((q != 0).sum())
         heads.append(Head(head, _int8_array(q), scale, bias))
@@ -328,6 +436,7 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
         "seed": cfg.seed,
         "hyperparameters": {**asdict(cfg), "head_training": reports},
         "data": files.used,
+        "operating_points": points,
         "split": {
             "rule": f"near-duplicate groups (TF-IDF cosine >= {dd.GROUP_COSINE}); a group is held out when "
             f"sha256(its smallest text key) % 100 < {dd.HELD_OUT_PERCENT}; BIPIA keeps its own train/test",
