@@ -1,5 +1,6 @@
 """The learned name and address tagger: shipped weights and their recorded figures, sentence shapes it
-was not trained on, hard negatives, the features the trainer sees, and linear time on hostile input."""
+was not trained on, hard negatives and capitalised terms in ordinary text, the features the trainer
+sees, and linear time on hostile input."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from alignkit.detectors.pii import PIIDetector
-from alignkit.detectors.pii_tagger import WEIGHTS, shipped_tagger, tokenize
+from alignkit.detectors.pii_tagger import ONE_WORD, WEIGHTS, load_tagger, shipped_tagger, tokenize
 from tests.helpers.timing import LINEAR_LIMIT, growth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,6 +78,50 @@ HARD_NEGATIVES = [
 @pytest.mark.parametrize("text", HARD_NEGATIVES)
 def test_hard_negatives_stay_clean(text: str) -> None:
     assert found(text) == []
+
+
+# Ordinary answers full of capitalised terms, written for this test (no corpus template, no benchmark
+# text): the guard redacts what the detector finds, so none of these may lose a word.
+BENIGN_CAPITALISED = [
+    "The Licensor grants You a worldwide, royalty-free License to reproduce the Work in Source or Object form.",
+    "Differences remained significant after Bonferroni correction (95% CI 1.2-3.4; OR 2.1, P = 0.003).",
+    "Survival was estimated with the Kaplan-Meier method and compared by the Log-Rank Test.",
+    "Terms And Conditions For Copying, Distribution And Modification",
+    "Patients with Type 2 Diabetes were recruited at the University Hospital between January 2011 and March 2013.",
+    "See the Executive Summary in Section 4 of the Annual Report for the Key Findings.",
+    "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007",
+    "Each Contributor hereby grants to You a perpetual Patent License under the Apache License, Version 2.0.",
+    "Scores on the Visual Analogue Scale and the Beck Depression Inventory improved in the Intervention Group.",
+    "The Mann-Whitney U test and Spearman correlation were used; Cronbach's alpha was 0.87.",
+    "Disclaimer of Warranty. Unless required by applicable law, the Software is provided AS IS.",
+    "Introduction To Machine Learning With Python And Scikit-Learn",
+    "Results: Median follow-up was 36 months (range 12-60) in the Treatment Arm.",
+    "Install the Python package, then open Settings > Privacy and enable Two-Factor Authentication.",
+]
+
+
+@pytest.mark.parametrize("text", BENIGN_CAPITALISED, ids=range(len(BENIGN_CAPITALISED)))
+def test_capitalised_terms_in_ordinary_text_are_not_names_or_addresses(text: str) -> None:
+    assert found(text) == []
+
+
+def test_a_one_word_name_needs_the_higher_threshold() -> None:
+    threshold = shipped_tagger().threshold
+    assert threshold[ONE_WORD] >= threshold["PERSON"]
+    assert shipped_tagger().info["metrics"]["benign_dev_spans_per_1k_chars"]["n"] >= 300
+    assert found("ask Kevin about it") == [("PERSON", "Kevin")]  # a strong context still carries one word
+
+
+def test_weights_are_checked_by_sha256_through_the_shared_reader(tmp_path: Path) -> None:
+    manifest = json.loads(WEIGHTS.read_text())
+    (tmp_path / WEIGHTS.name).write_text(json.dumps(manifest))
+    packed = bytearray((WEIGHTS.parent / manifest["weights_file"]).read_bytes())
+    (tmp_path / manifest["weights_file"]).write_bytes(bytes(packed))
+    assert load_tagger(tmp_path / WEIGHTS.name).threshold == shipped_tagger().threshold
+    packed[len(packed) // 2] ^= 1
+    (tmp_path / manifest["weights_file"]).write_bytes(bytes(packed))
+    with pytest.raises(ValueError, match="sha256"):
+        load_tagger(tmp_path / WEIGHTS.name)
 
 
 def test_tokens_keep_inner_punctuation_and_split_edges_and_possessives() -> None:

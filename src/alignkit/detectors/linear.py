@@ -256,6 +256,15 @@ def save_model(
     return manifest
 
 
+def read_weights(manifest_path: Path, manifest: dict[str, Any]) -> bytes:
+    """The unpacked bytes of the gzip weights file a manifest names, once its sha256 matches the
+    manifest's (shared by every loader of int8 weights beside a JSON manifest)."""
+    packed = (manifest_path.parent / manifest["weights_file"]).read_bytes()
+    if hashlib.sha256(packed).hexdigest() != manifest["weights_sha256"]:
+        raise ValueError(f"{manifest_path}: weights file does not match its sha256; reinstall alignkit")
+    return gzip.decompress(packed)
+
+
 def load_model(manifest_path: Path, featurizer: Callable[[int], Featurizer] = Featurizer) -> LinearModel:
     """Read a model written by :func:`save_model` (checking the weights file's sha256).
 
@@ -266,11 +275,8 @@ def load_model(manifest_path: Path, featurizer: Callable[[int], Featurizer] = Fe
         raise ValueError(f"{manifest_path}: not an alignkit hashed-linear model manifest")
     if tuple(manifest["char_ngrams"]) != CHAR_NGRAMS:
         raise ValueError(f"{manifest_path}: trained with other features; retrain with this alignkit version")
-    packed = (manifest_path.parent / manifest["weights_file"]).read_bytes()
-    if hashlib.sha256(packed).hexdigest() != manifest["weights_sha256"]:
-        raise ValueError(f"{manifest_path}: weights file does not match its sha256; reinstall alignkit")
     bits = int(manifest["bucket_bits"])
-    flat = array("b", gzip.decompress(packed))
+    flat = array("b", read_weights(manifest_path, manifest))
     size = 1 << bits
     heads = [
         Head(h["name"], flat[i * size : (i + 1) * size], float(h["scale"]), float(h["bias"]))
