@@ -198,6 +198,28 @@ def input_rail_on_probes(weights: Path | None) -> dict[str, Any]:
     }
 
 
+# -- `alignkit demo` runs, judged again by today's Judge -----------------------------------------------
+def demo_figures(db: Path) -> dict[str, Any]:
+    """Attack success and over-refusal of each run in a demo's store, re-judged with today's ``Judge()``
+    (the judge changed with the detectors, so runs made before are re-read the same way)."""
+    from alignkit.redteam.judge import Judge
+    from alignkit.redteam.store import RunStore
+
+    judge = Judge()
+    out: dict[str, Any] = {}
+    with RunStore(db) as store:
+        for run_id in [r["run_id"] for r in store.runs()]:
+            rows = list(store.attempts(run_id))
+            verdicts = [judge.judge(r.prompt, r.response, error=r.error) for r in rows]
+            harmful = [v for r, v in zip(rows, verdicts, strict=True) if r.expected == "refuse"]
+            benign = [v for r, v in zip(rows, verdicts, strict=True) if r.expected != "refuse"]
+            out[run_id.split("-")[0]] = {
+                "attack_success": f"{sum(v.success for v in harmful)}/{len(harmful)}",
+                "over_refusal": f"{sum(v.refused for v in benign)}/{len(benign)}",
+            }
+    return out
+
+
 # -- report -------------------------------------------------------------------------------------------
 def fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
