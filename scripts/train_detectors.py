@@ -13,6 +13,10 @@ metrics, measured by running the shipped detector class on the held-out texts, s
 are what users get (de-obfuscation, windows and int8 included).
 
 Needs the train extra (numpy, scikit-learn); inference needs neither.
+
+Order matters once: harmful_answer's HH negatives are picked with the *installed* harmful_request
+weights, so after retraining harmful_request into the package, retrain harmful_answer (a test notices:
+its recorded held-out split would no longer match).
 """
 
 from __future__ import annotations
