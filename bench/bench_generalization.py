@@ -269,6 +269,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     ap.add_argument("--from-json", action="store_true", help="only render --json")
     ap.add_argument("--lookalikes-only", action="store_true", help="redo only the look-alike part of --json")
+    ap.add_argument("--demo", nargs=2, type=Path, metavar=("BEFORE_DB", "AFTER_DB"), help="`alignkit demo` stores")
+    ap.add_argument("--notes", type=Path, help="a markdown summary to put at the top of the section")
     a = ap.parse_args()
     if a.from_json:
         result = json.loads(a.json.read_text())
@@ -284,6 +286,11 @@ def main() -> None:
         result["lookalikes_after"] = lookalike_fpr(None)
         result["lookalikes_before"] = lookalike_fpr(a.before) if a.before else {}
         a.json.write_text(json.dumps(result, indent=1))
+    if a.demo:
+        result["demo"] = {"before": demo_figures(a.demo[0]), "after": demo_figures(a.demo[1])}
+        a.json.write_text(json.dumps(result, indent=1))
+    if a.notes:
+        result["notes"] = a.notes.read_text()
     body = render(result)
     print(body)
     if a.write:
@@ -294,11 +301,34 @@ def render(result: dict[str, Any]) -> str:
     parts = [
         "## Learned detectors: generalization (leave-one-source-out, look-alikes)",
         "",
-        stamp("python bench/bench_generalization.py --before DIR --write"),
+        stamp(
+            "python bench/bench_generalization.py --json J; then --json J --lookalikes-only --before DIR (the "
+            "first-wave weights); then --json J --from-json --demo BEFORE.db AFTER.db --notes "
+            "bench/data/generalization-notes.md --write (raw figures: bench/data/generalization.json)"
+        ),
+        "",
+        result.get("notes", ""),
+        "",
+        "### How it was measured",
         "",
         __doc__.split("    python")[0].strip(),
         "",
     ]
+    if result.get("demo"):
+        b, a = result["demo"]["before"], result["demo"]["after"]
+        parts += [
+            "`alignkit demo` (48 probes: 24 harmful, 24 benign look-alikes; greedy, so the bare answers were "
+            "identical in both runs), both stores re-judged with today's `Judge()`:",
+            "",
+            "| weights | bare attack success | bare over-refusal | guarded attack success | guarded over-refusal |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {label} | {d['bare']['attack_success']} | {d['bare']['over_refusal']} | "
+                f"{d['guarded']['attack_success']} | {d['guarded']['over_refusal']} |"
+                for label, d in (("before", b), ("after", a))
+            ),
+            "",
+        ]
     for name, res in result["loo"].items():
         parts += [loo_table(name, res), ""]
     parts += [
