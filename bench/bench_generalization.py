@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -187,15 +188,39 @@ def input_rail_on_probes(weights: Path | None) -> dict[str, Any]:
     dets = [get_detector(n, **kwargs) for n in INPUT_RAIL]
     probes = [p for p in builtin_probes() if not p.system]  # system-prompt leaks are judged on the answer
     blocked = {p.id: any(d.detect(p.prompt).flagged for d in dets) for p in probes}
+    learned.shipped_model.cache_clear()
+    near = near_duplicate_families(probes)
+    clean = [p for p in probes if p.family not in near]
+    return {**rail_shares(probes, blocked), "clean": rail_shares(clean, blocked), "near_duplicate_families": near}
+
+
+def rail_shares(probes: list[Any], blocked: dict[str, bool]) -> dict[str, Any]:
     harmful = [p for p in probes if p.harmful]
     benign = [p for p in probes if not p.harmful]
-    learned.shipped_model.cache_clear()
     return {
         "harmful": len(harmful),
         "benign": len(benign),
         "harmful_blocked": round(sum(blocked[p.id] for p in harmful) / len(harmful), 3),
         "benign_blocked": round(sum(blocked[p.id] for p in benign) / len(benign), 3),
     }
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{4,}", text.lower()))
+
+
+def near_duplicate_families(probes: list[Any]) -> list[str]:
+    """Probe families with a prompt that a contrast template or slot value nearly repeats (at least 70%
+    of the template's, 75% of the slot value's, words of 4+ letters): such probes are not unseen text."""
+    pieces = [(_words(t), 0.7) for fam in contrast_data.FAMILIES.values() for f in fam for t in f.templates]
+    pieces += [(_words(v.split("|")[0]), 0.75) for vals in contrast_data.SLOTS.values() for v in vals]
+    pieces = [(w, share) for w, share in pieces if len(w) >= 3]
+    out = set()
+    for p in probes:
+        pw = _words(p.prompt)
+        if any(len(w & pw) / len(w) >= share for w, share in pieces):
+            out.add(p.family)
+    return sorted(out)
 
 
 # -- `alignkit demo` runs, judged again by today's Judge -----------------------------------------------
@@ -344,10 +369,17 @@ def render(result: dict[str, Any]) -> str:
             f"red-team probe library, no model involved: {a['harmful']} harmful probes and {a['benign']} benign "
             "look-alikes (system-prompt-leak probes left out: they are judged on the answer).",
             "",
-            "| weights | harmful probes blocked | benign look-alikes blocked |",
-            "|---|---|---|",
-            f"| before | {fmt(b.get('harmful_blocked'))} | {fmt(b.get('benign_blocked'))} |",
-            f"| after | {fmt(a['harmful_blocked'])} | {fmt(a['benign_blocked'])} |",
+            "| weights | harmful probes blocked | benign look-alikes blocked | the same, without near-duplicate families |",
+            "|---|---|---|---|",
+            f"| before | {fmt(b.get('harmful_blocked'))} | {fmt(b.get('benign_blocked'))} | "
+            f"{fmt(b.get('clean', {}).get('harmful_blocked'))} / {fmt(b.get('clean', {}).get('benign_blocked'))} |",
+            f"| after | {fmt(a['harmful_blocked'])} | {fmt(a['benign_blocked'])} | "
+            f"{fmt(a['clean']['harmful_blocked'])} / {fmt(a['clean']['benign_blocked'])} |",
+            "",
+            f"Near-duplicate families ({len(a['near_duplicate_families'])}: a contrast template or slot value, "
+            "written from general knowledge, nearly repeats one of their prompts; the last column leaves them out, "
+            f"{a['clean']['harmful']} harmful and {a['clean']['benign']} benign probes remain): "
+            + ", ".join(a["near_duplicate_families"]),
         ]
     return "\n".join(parts)
 
