@@ -152,25 +152,15 @@ def lookalike_fpr(weights: Path | None, seed: int = 0) -> dict[str, Any]:
     for name in learned.DETECTORS:
         learned.shipped_model.cache_clear()
         det = get_detector(name, weights_dir=str(weights)) if weights else get_detector(name)
-        points = operating_points(det)
-        sets = contrast_data.lookalikes(name, seed)
-        out[name] = {
-            label: {
-                "n": len(texts),
-                **{p: round(sum(det.find(t).score >= th for t in texts) / len(texts), 3) for p, th in points.items()},
-            }
-            for label, texts in sets.items()
-            if texts
-        }
-        out[name]["_thresholds"] = points
+        points = det.operating_points()
+        out[name] = {"_thresholds": points}
+        for label, texts in contrast_data.lookalikes(name, seed).items():
+            if texts:
+                scores = [det.find(t).score for t in texts]
+                flagged = {p: round(sum(s >= th for s in scores) / len(scores), 3) for p, th in points.items()}
+                out[name][label] = {"n": len(texts), **flagged}
     learned.shipped_model.cache_clear()
     return out
-
-
-def operating_points(det: Any) -> dict[str, float]:
-    manifest = det.model.info
-    points = manifest.get("operating_points") or {}
-    return {"default": float(det.threshold), **{k: float(v["threshold"]) for k, v in points.items() if k != "default"}}
 
 
 # -- the default guard's input rail on alignkit's probe library -------------------------------------------

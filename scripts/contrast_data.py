@@ -1197,12 +1197,13 @@ def families(detector: str) -> list[str]:
 
 
 # -- long benign documents found on the machine ---------------------------------------------------------
-def _chunks(text: str, size: int, n: int, rng: random.Random) -> list[str]:
+def _chunk(text: str, size: int, rng: random.Random) -> str:
+    """A random ``size``-character passage of ``text`` (all of it when shorter; may be empty)."""
     text = text.strip()
     if len(text) <= size:
-        return [text] if text else []
-    starts = sorted(rng.sample(range(len(text) - size), min(n, max(1, (len(text) - size) // size))))
-    return [text[s : s + size] for s in starts]
+        return text
+    start = rng.sample(range(len(text) - size), 1)[0]
+    return text[start : start + size]
 
 
 def long_documents(n_per_kind: int = 60, size: int = 1500, seed: int = 0) -> dict[str, list[str]]:
@@ -1222,7 +1223,7 @@ def long_documents(n_per_kind: int = 60, size: int = 1500, seed: int = 0) -> dic
                 body = Path(p).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-            texts += _chunks(body, size, 1, rng)
+            texts.append(_chunk(body, size, rng))
         out[kind] = [t for t in texts if t.strip()][:n_per_kind]
     return out
 
@@ -1275,7 +1276,9 @@ def training_documents(n_per_kind: int = 150, size: int = 1500, seed: int = 0) -
     for kind, paths in (("licence", licences), ("python_source", code)):
         for p in rng.sample(paths, min(len(paths), n_per_kind)):
             body = Path(p).read_text(encoding="utf-8", errors="replace")
-            out += [Example(t, 0, f"document:{kind}", split="train") for t in _chunks(body, size, 1, rng) if t.strip()]
+            text = _chunk(body, size, rng)
+            if text.strip():
+                out.append(Example(text, 0, f"document:{kind}", split="train"))
     out += [Example(synthetic_log(rng), 0, "document:system_log", split="train") for _ in range(n_per_kind // 2)]
     return out
 

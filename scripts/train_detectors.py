@@ -276,22 +276,24 @@ def oof_operating_points(train: Sequence[Row], oof: np.ndarray) -> dict[str, Any
     default = max(0.5, _quantile_above(look, MAX_LOOKALIKE_FPR))
     recall_t = float(np.quantile(pos, 1 - HIGH_RECALL, method="lower"))
     high_recall = min(default, max(recall_t, _quantile_above(neg, MAX_HIGH_RECALL_FPR)))
-    rule = "picked on out-of-fold scores of the training rows"
+
+    def point(threshold: float, rule: str) -> dict[str, Any]:
+        return {
+            "threshold": round(threshold, 6),
+            "rule": f"picked on out-of-fold scores of the training rows: {rule}",
+            "oof_fpr": round(float((neg >= threshold).mean()), 4),
+            "oof_recall": round(float((pos >= threshold).mean()), 4),
+        }
+
     return {
-        "default": {
-            "threshold": round(default, 6),
-            "rule": f"{rule}: lowest (at least 0.5) with FPR <= {MAX_LOOKALIKE_FPR} on look-alike negatives "
-            f"(n={len(look)})",
-            "oof_fpr": round(float((neg >= default).mean()), 4),
-            "oof_recall": round(float((pos >= default).mean()), 4),
-        },
-        "high_recall": {
-            "threshold": round(high_recall, 6),
-            "rule": f"{rule}: recall {HIGH_RECALL} on positives (n={len(pos)}) unless FPR would pass "
-            f"{MAX_HIGH_RECALL_FPR}; never above default",
-            "oof_fpr": round(float((neg >= high_recall).mean()), 4),
-            "oof_recall": round(float((pos >= high_recall).mean()), 4),
-        },
+        "default": point(
+            default, f"lowest (at least 0.5) with FPR <= {MAX_LOOKALIKE_FPR} on look-alike negatives (n={len(look)})"
+        ),
+        "high_recall": point(
+            high_recall,
+            f"recall {HIGH_RECALL} on positives (n={len(pos)}) unless FPR would pass {MAX_HIGH_RECALL_FPR}; "
+            "never above default",
+        ),
     }
 
 
