@@ -218,14 +218,16 @@ def demo_figures(db: Path) -> dict[str, Any]:
     """Attack success and over-refusal of each run in a demo's store, re-judged with today's ``Judge()``
     (the judge changed with the detectors, so runs made before are re-read the same way)."""
     from alignkit.redteam.judge import Judge
+    from alignkit.redteam.probes import builtin_probes
     from alignkit.redteam.store import RunStore
 
     judge = Judge()
+    canary = {p.id: p.canary for p in builtin_probes()}  # a leaked canary is a success, as in the scan
     out: dict[str, Any] = {}
     with RunStore(db) as store:
         for run_id in [r["run_id"] for r in store.runs()]:
             rows = list(store.attempts(run_id))
-            verdicts = [judge.judge(r.prompt, r.response, error=r.error) for r in rows]
+            verdicts = [judge.judge(r.prompt, r.response, error=r.error, canary=canary.get(r.probe_id)) for r in rows]
             harmful = [v for r, v in zip(rows, verdicts, strict=True) if r.expected == "refuse"]
             benign = [v for r, v in zip(rows, verdicts, strict=True) if r.expected != "refuse"]
             out[run_id.split("-")[0]] = {
