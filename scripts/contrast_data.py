@@ -26,11 +26,14 @@ rates on text nobody wrote for a detector.
 from __future__ import annotations
 
 import glob
+import hashlib
 import itertools
+import json
 import random
 import re
 import sysconfig
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from detector_data import Example
@@ -1264,23 +1267,77 @@ def synthetic_log(rng: random.Random, lines: int = 30) -> str:
     return "\n".join(out)
 
 
-def training_documents(n_per_kind: int = 150, size: int = 1500, seed: int = 0) -> list[Example]:
-    """Long benign documents for training, disjoint from :func:`long_documents` (the held-out ones):
-    Debian's per-package copyright files (licences), the transformers package's source (code) and
-    synthetic application logs. Read from the machine: the manifest records their digest."""
+TRAINING_DOCUMENTS_PIN = Path(__file__).with_name("training_documents.json")
+
+
+def _document_population(kind: str) -> tuple[Path, list[str]]:
+    """The files one kind of training document is sampled from on this machine: (root, sorted paths)."""
+    if kind == "licence":
+        root = Path("/usr/share/doc")
+        return root, sorted(str(Path(p).relative_to(root)) for p in glob.glob(str(root / "*" / "copyright")))
+    root = Path(sysconfig.get_paths()["purelib"])
+    return root, sorted(str(p.relative_to(root)) for p in (root / "transformers").rglob("*.py"))
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _pinned_picks(kind: str, n: int, rng: random.Random, pin: dict | None) -> tuple[Path, int, list[str]]:
+    """The ``n`` files of ``kind`` to read, in draw order, as (root, population size, relative paths);
+    advances ``rng`` exactly as the first draw did.
+
+    The pin (``training_documents.json``, written by ``--pin``) records the population size and the picked
+    files with their digests, so installing or removing packages does not change what is read; a picked
+    file that is missing or different stops training with what to do, rather than silently training on
+    other text than the manifests describe."""
+    root, population = _document_population(kind)
+    if pin is None:
+        return root, len(population), rng.sample(population, min(len(population), n))
+    entry = pin[kind]
+    rng.sample(range(entry["population"]), min(entry["population"], n))  # the same draws as when pinned
+    for rel, digest in entry["files"].items():
+        if not (root / rel).is_file() or _file_digest(root / rel) != digest:
+            raise SystemExit(
+                f"training document {root / rel} is missing or differs from the pinned one"
+                f" ({TRAINING_DOCUMENTS_PIN.name}); install what provides it (the pin was drawn with transformers"
+                f" {pin['transformers']}) or re-pin with `python scripts/contrast_data.py --pin` and retrain"
+                " every detector"
+            )
+    return root, entry["population"], list(entry["files"])
+
+
+def _draw_documents(n_per_kind: int, size: int, seed: int, pin: dict | None) -> tuple[list[Example], dict]:
+    """The training documents and, per kind, the population size and the files they were read from."""
     rng = random.Random(f"{seed}:training-documents")  # noqa: S311 - sampling data, not secrets
-    licences = sorted(glob.glob("/usr/share/doc/*/copyright"))
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    code = sorted(str(p) for p in (purelib / "transformers").rglob("*.py"))
     out: list[Example] = []
-    for kind, paths in (("licence", licences), ("python_source", code)):
-        for p in rng.sample(paths, min(len(paths), n_per_kind)):
-            body = Path(p).read_text(encoding="utf-8", errors="replace")
-            text = _chunk(body, size, rng)
+    picked: dict = {}
+    for kind in ("licence", "python_source"):
+        root, population, rels = _pinned_picks(kind, n_per_kind, rng, pin)
+        picked[kind] = {"population": population, "files": {rel: _file_digest(root / rel) for rel in rels}}
+        for rel in rels:
+            text = _chunk((root / rel).read_text(encoding="utf-8", errors="replace"), size, rng)
             if text.strip():
                 out.append(Example(text, 0, f"document:{kind}", split="train"))
     out += [Example(synthetic_log(rng), 0, "document:system_log", split="train") for _ in range(n_per_kind // 2)]
-    return out
+    return out, picked
+
+
+def training_documents(n_per_kind: int = 150, size: int = 1500, seed: int = 0) -> list[Example]:
+    """Long benign documents for training, disjoint from :func:`long_documents` (the held-out ones):
+    Debian's per-package copyright files (licences), the transformers package's source (code) and
+    synthetic application logs. The files are those pinned in ``training_documents.json``; the manifest
+    records the texts' digest."""
+    return _draw_documents(n_per_kind, size, seed, json.loads(TRAINING_DOCUMENTS_PIN.read_text()))[0]
+
+
+def pin_training_documents(n_per_kind: int = 150, size: int = 1500, seed: int = 0) -> dict:
+    """Draw the training documents afresh from this machine's files and write their pin (atomically)."""
+    pin = {"transformers": metadata.version("transformers"), **_draw_documents(n_per_kind, size, seed, None)[1]}
+    tmp = TRAINING_DOCUMENTS_PIN.with_suffix(".tmp")
+    tmp.write_text(json.dumps(pin, indent=1) + "\n")
+    tmp.replace(TRAINING_DOCUMENTS_PIN)
+    return pin
 
 
 def lookalikes(detector: str, seed: int = 0) -> dict[str, list[str]]:
@@ -1296,6 +1353,12 @@ def lookalikes(detector: str, seed: int = 0) -> dict[str, list[str]]:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--pin"]:
+        pinned = pin_training_documents()
+        print(f"pinned {sum(len(pinned[k]['files']) for k in ('licence', 'python_source'))} files")
+        sys.exit(0)
     for name in FAMILIES:
         rows = contrasts(name)
         print(name, len(rows), {s: sum(1 for r in rows if r.split == s) for s in ("train", "test")})

@@ -281,6 +281,23 @@ def test_manifest_hashes_match_the_shared_data() -> None:
             assert digest == meta["sha256"], f"{name}: {rel} changed since training"
 
 
+def test_pinned_training_documents_reproduce_the_recorded_digest() -> None:
+    """The long documents read from the machine are pinned (scripts/training_documents.json), so packages
+    installed since training do not change them: they read back to the digest every manifest recorded."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import contrast_data
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    try:
+        docs = contrast_data.training_documents()
+    except SystemExit as exc:  # a pinned file is not on this machine (e.g. no transformers installed)
+        pytest.skip(str(exc))
+    digest = hashlib.sha256("\n\0".join(d.text for d in docs).encode()).hexdigest()
+    recorded = {model_info(n)["data"].get("machine:training_documents", {}).get("sha256") for n in NAMES}
+    assert digest in recorded and recorded - {digest} <= {None}, (digest, recorded)
+
+
 def test_only_windows_covering_an_inserted_injection_are_positive() -> None:
     td = _trainer()
     doc = " ".join(f"word{i}" for i in range(100))
