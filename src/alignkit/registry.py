@@ -1,8 +1,9 @@
 """One registry mechanism for every plugin kind (providers, and later validators, detectors, probes,
 converters, checks).
 
-Each kind has a :class:`Registry` and a thin decorator (``@provider("mock")``). Built-in plugins are
-modules the registry imports on first use; third-party packages add theirs through the ``alignkit``
+Each kind has a :class:`Registry` and a thin decorator (``@provider("mock")``). Built-in plugins live
+in the registry's package: on first use it imports every module there, so adding a plugin is writing a
+module with the decorator, nothing else. Third-party packages add theirs through the ``alignkit``
 entry-point group, whose entries name modules that register on import::
 
     [project.entry-points.alignkit]
@@ -16,8 +17,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import pkgutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -55,20 +57,25 @@ def load_entry_point_plugins() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """A registered plugin: its name, aliases, the object and a one-line description."""
+    """A registered plugin: its name, aliases, the object, a one-line description and, for a plugin that
+    cannot be built without arguments, an ``example`` of them (what docs show and contract tests build)."""
 
     name: str
     obj: T
     aliases: tuple[str, ...] = ()
     description: str = ""
     module: str = field(default="")
+    example: Mapping[str, Any] | None = None
 
 
 class Registry(Generic[T]):
     """Named plugins of one kind."""
 
-    def __init__(self, kind: str, builtin_modules: Sequence[str] = ()) -> None:
+    def __init__(self, kind: str, package: str = "", builtin_modules: Sequence[str] = ()) -> None:
+        """``package``: the built-in plugins' package, all of whose modules are imported on first use;
+        ``builtin_modules``: modules to import as well (plugins that live outside the package)."""
         self.kind = kind
+        self._package = package
         self._builtin_modules = tuple(builtin_modules)
         self._builtins_loaded = False
         self._entries: dict[str, Entry[T]] = {}
@@ -76,7 +83,15 @@ class Registry(Generic[T]):
         self._lock = threading.RLock()
 
     # -- registration -------------------------------------------------------------------------------
-    def add(self, name: str, obj: T, *, aliases: Sequence[str] = (), description: str = "") -> T:
+    def add(
+        self,
+        name: str,
+        obj: T,
+        *,
+        aliases: Sequence[str] = (),
+        description: str = "",
+        example: Mapping[str, Any] | None = None,
+    ) -> T:
         """Register ``obj`` under ``name`` (and ``aliases``). Re-registering a name replaces it."""
         key = _norm(name)
         if not key:
@@ -87,16 +102,24 @@ class Registry(Generic[T]):
                 owner = self._aliases.get(_norm(a))
                 if owner is not None and owner != key:
                     raise ConfigError(f"{self.kind} alias {a!r} already points at {owner!r}")
-            self._entries[key] = Entry(key, obj, tuple(aliases), doc, getattr(obj, "__module__", "") or "")
+            module = getattr(obj, "__module__", "") or ""
+            self._entries[key] = Entry(key, obj, tuple(aliases), doc, module, dict(example) if example else None)
             for a in aliases:
                 self._aliases[_norm(a)] = key
         return obj
 
-    def register(self, name: str, *, aliases: Sequence[str] = (), description: str = "") -> Callable[[T], T]:
+    def register(
+        self,
+        name: str,
+        *,
+        aliases: Sequence[str] = (),
+        description: str = "",
+        example: Mapping[str, Any] | None = None,
+    ) -> Callable[[T], T]:
         """Decorator form of :meth:`add`."""
 
         def deco(obj: T) -> T:
-            return self.add(name, obj, aliases=aliases, description=description)
+            return self.add(name, obj, aliases=aliases, description=description, example=example)
 
         return deco
 
@@ -105,7 +128,7 @@ class Registry(Generic[T]):
         if not self._builtins_loaded:
             with self._lock:
                 if not self._builtins_loaded:
-                    for mod in self._builtin_modules:
+                    for mod in (*package_modules(self._package), *self._builtin_modules):
                         importlib.import_module(mod)
                     self._builtins_loaded = True
         load_entry_point_plugins()
@@ -159,6 +182,14 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return [e.name for e in self]
+
+
+def package_modules(package: str) -> list[str]:
+    """The dotted names of every module and subpackage directly in ``package`` (none for ``""``)."""
+    if not package:
+        return []
+    path = importlib.import_module(package).__path__
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(path))
 
 
 def _norm(name: str) -> str:

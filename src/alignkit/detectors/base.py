@@ -148,26 +148,15 @@ def check_text(text: object, who: str) -> None:
 
 DetectorFactory = Callable[..., Detector]
 
-detectors: Registry[DetectorFactory] = Registry(
-    "detector",
-    builtin_modules=(
-        "alignkit.detectors.pii",
-        "alignkit.detectors.secrets",
-        "alignkit.detectors.learned",
-        "alignkit.detectors.encoder",
-        "alignkit.detectors.answers",
-        "alignkit.detectors.refusal",
-        "alignkit.detectors.rules",
-        "alignkit.detectors.judges",
-    ),
-)
+detectors: Registry[DetectorFactory] = Registry("detector", package="alignkit.detectors")
 
 
 def detector(
-    name: str, *, aliases: Sequence[str] = (), description: str = ""
+    name: str, *, aliases: Sequence[str] = (), description: str = "", example: Mapping[str, Any] | None = None
 ) -> Callable[[DetectorFactory], DetectorFactory]:
-    """Register a detector class (or factory) under ``name``."""
-    return detectors.register(name, aliases=aliases, description=description)
+    """Register a detector class (or factory) under ``name``; ``example``: arguments it can be built with,
+    for a detector that needs some (shown in docs, built by the contract tests)."""
+    return detectors.register(name, aliases=aliases, description=description, example=example)
 
 
 def get_detector(name: str, **args: Any) -> Detector:

@@ -21,7 +21,7 @@ from alignkit.detectors.normalize import deleet, despace, normalize, spaced_runs
 PATTERN_TIMEOUT_S = 0.05  # per search; generous for linear patterns on a 1 MB text, fatal for catastrophic ones
 
 
-@detector("regex_match", aliases=("regex", "guardrails/regex_match", "regex-match"))
+@detector("regex_match", aliases=("regex", "guardrails/regex_match", "regex-match"), example={"regex": "^[A-Z]"})
 class RegexMatch(Detector):
     """Pattern rule: ``must_match`` flags text that fails to match; ``must_not_match``, text that matches."""
 
@@ -102,14 +102,18 @@ class _WordList(Detector):
         return Finding(0.0)
 
 
-@detector("banned_words", aliases=("ban_list", "guardrails/ban_list", "banned", "profanity_list"))
+@detector(
+    "banned_words",
+    aliases=("ban_list", "guardrails/ban_list", "banned", "profanity_list"),
+    example={"words": ["darn", "heck"]},
+)
 class BannedWords(_WordList):
     """Flags texts that contain any of ``words``."""
 
     name = "banned_words"
 
 
-@detector("competitors", aliases=("competitor_check", "guardrails/competitor_check"))
+@detector("competitors", aliases=("competitor_check", "guardrails/competitor_check"), example={"words": ["Acme Corp"]})
 class Competitors(_WordList):
     """Flags answers that name a competitor from ``words`` (company or product names)."""
 
@@ -171,7 +175,11 @@ class ValidJSON(Detector):
         return Finding(1.0, label="invalid_json", reason=err) if err else Finding(0.0, reason="valid JSON")
 
 
-@detector("json_schema", aliases=("guardrails/json_schema", "schema"))
+@detector(
+    "json_schema",
+    aliases=("guardrails/json_schema", "schema"),
+    example={"schema": {"type": "object", "required": ["answer"]}},
+)
 class JSONSchema(Detector):
     """Flags text that is not JSON matching ``schema`` (a JSON Schema as a dict or a JSON string)."""
 

@@ -26,15 +26,7 @@ from alignkit.registry import Registry
 ProviderFactory = Callable[..., Model]
 """``factory(name, *, config=None, **args) -> Model``."""
 
-providers: Registry[ProviderFactory] = Registry(
-    "provider",
-    builtin_modules=(
-        "alignkit.providers.mock",
-        "alignkit.providers.hf",
-        "alignkit.providers.embedded",
-        "alignkit.providers.openai",
-    ),
-)
+providers: Registry[ProviderFactory] = Registry("provider", package="alignkit.providers")
 
 EMBEDDED_SPEC = "embedded/smollm2-135m-instruct"
 SHORTCUTS: dict[str, str] = {
