@@ -24,6 +24,7 @@ from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message, Prompt, last_user_text, to_messages
 from alignkit.core.model import Model
+from alignkit.detectors.base import get_detector
 
 AttackFn = Callable[[list[str], list[str]], list[bool]]
 """``f(prompts, answers) -> [attack succeeded]`` for red-team prompts."""
@@ -139,8 +140,7 @@ class EvalReport:
 
 
 def default_refused() -> RefusalFn:
-    from alignkit.detectors.base import get_detector
-
+    """Refusal verdicts from the ``refusal`` detector (what the CAI evaluation counts as a refusal)."""
     detector = get_detector("refusal")
 
     def refused(answers: list[str]) -> list[bool]:

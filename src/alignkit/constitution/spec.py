@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alignkit.core.errors import ConfigError
@@ -175,7 +176,6 @@ class Constitution(BaseModel):
         return self.model_copy(update={"principles": tuple(keep), "examples": examples})
 
     def to_yaml(self) -> str:
-        import yaml
 
         data = self.model_dump(exclude_defaults=True)
         data.setdefault("name", self.name)
@@ -203,7 +203,6 @@ def load_constitution(path: str | os.PathLike[str] | None = None) -> Constitutio
 
 def parse_constitution(text: str, source: str = "<string>") -> Constitution:
     """Parse YAML text; errors name ``source:line`` of the offending key or value."""
-    import yaml
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -256,7 +255,6 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 def _line_of(node: Any, loc: tuple[Any, ...], *, key: bool = False) -> int:
     """The 1-based line of the deepest node on ``loc`` (the key itself when ``key``)."""
-    import yaml
 
     line: int = node.start_mark.line + 1
     for part in loc:
@@ -278,7 +276,6 @@ def _line_of(node: Any, loc: tuple[Any, ...], *, key: bool = False) -> int:
 
 def _check_duplicate_keys(node: Any, source: str) -> None:
     """PyYAML keeps the last of two equal keys silently; a constitution must not lose a request that way."""
-    import yaml
 
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()

@@ -37,14 +37,18 @@ class CallableModel(ModelBase):
         return list(await asyncio.gather(*(one(p) for p in prompts)))
 
 
-def as_model(llm: Model | str | Callable[..., Any]) -> Model:
-    """A model from what users hand over: a model, a model string (``"smollm2"``) or a callable."""
+def as_model(llm: Model | Callable[..., Any]) -> Model:
+    """A model from what library callers hand over: a model, or a callable from prompt text to answer.
+
+    Model strings are resolved at the edges (the CLI, spec files, the gateway) with
+    :func:`alignkit.providers.get_model`; library functions never guess what a string means."""
     if isinstance(llm, Model):
         return llm
     if isinstance(llm, str):
-        from alignkit.providers import get_model
-
-        return get_model(llm)
+        raise ConfigError(
+            f"got the model string {llm!r} where a model is expected; resolve it first: "
+            f"alignkit.get_model({llm!r})"
+        )
     if callable(llm):
         return CallableModel(llm)
-    raise ConfigError(f"expected an alignkit model, a model string or a callable; got {type(llm).__name__}")
+    raise ConfigError(f"expected an alignkit model or a callable; got {type(llm).__name__}")
