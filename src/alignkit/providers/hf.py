@@ -19,47 +19,14 @@ from typing import Any
 
 from alignkit.core.completion import Choice, Completion, FinishReason, Usage
 from alignkit.core.config import GenerateConfig
-from alignkit.core.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from alignkit.core.errors import ConfigError, ModelNotFoundError
 from alignkit.core.messages import Message
 from alignkit.core.model import ModelBase
 from alignkit.providers import provider
+from alignkit.torchutil import import_torch_transformers, pick_device, pick_dtype, seed_torch
 
 DEFAULT_MAX_TOKENS = 256  # a chat answer's worth; a runaway generation on CPU costs minutes
 DEFAULT_BATCH_SIZE = 8  # on 2 CPU cores batch 8 gives 3.4x the tokens/s of batch 1 (bench/RESULTS.md)
-
-
-def import_torch_transformers() -> tuple[Any, Any]:
-    """``(torch, transformers)``, or a :class:`MissingDependencyError` that names the extra."""
-    try:
-        import torch
-        import transformers
-    except ImportError as e:
-        raise MissingDependencyError("the hf provider", "torch and transformers", "hf") from e
-    return torch, transformers
-
-
-def pick_device(torch: Any, device: str | None) -> str:
-    """``"auto"``/None: CUDA when available, then Apple MPS, else CPU."""
-    if device not in (None, "auto"):
-        return str(device)
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def pick_dtype(torch: Any, dtype: str | None, device: str) -> Any:
-    """``"auto"``/None: bfloat16 on a GPU that supports it, float32 elsewhere (CPU bf16 matmuls are slow)."""
-    if dtype not in (None, "auto"):
-        try:
-            return getattr(torch, str(dtype))
-        except AttributeError:
-            raise ConfigError(f"unknown torch dtype {dtype!r}; use float32, bfloat16 or float16") from None
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
 
 
 class HFModel(ModelBase):
@@ -113,7 +80,7 @@ class HFModel(ModelBase):
         **load_kwargs: Any,
     ) -> HFModel:
         """Load a model and tokenizer from a local folder or the Hugging Face hub (or its local cache)."""
-        torch, transformers = import_torch_transformers()
+        _, transformers = import_torch_transformers()
         local = Path(name).expanduser()
         is_path = local.exists() or name.startswith((".", "/", "~"))
         if is_path and not (local / "config.json").exists():
@@ -122,7 +89,7 @@ class HFModel(ModelBase):
                 "(save one with model.save_pretrained(folder) and tokenizer.save_pretrained(folder))"
             )
         source = str(local) if is_path else name
-        dev = pick_device(torch, device)
+        dev = pick_device(device)
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(
                 source, revision=revision, trust_remote_code=trust_remote_code
@@ -131,7 +98,7 @@ class HFModel(ModelBase):
                 source,
                 revision=revision,
                 trust_remote_code=trust_remote_code,
-                dtype=pick_dtype(torch, dtype, dev),
+                dtype=pick_dtype(dtype, dev),
                 **load_kwargs,
             )
         except OSError as e:
@@ -174,7 +141,7 @@ class HFModel(ModelBase):
         results: dict[int, Completion] = {}
         with self._lock:
             if config.seed is not None:
-                self.torch.manual_seed(config.seed)
+                seed_torch(config.seed)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 for i, c in zip(idx, self._generate_padded([encoded[i] for i in idx], config), strict=True):

@@ -24,7 +24,7 @@ from torch import nn
 
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Prompt, to_messages
-from alignkit.providers.hf import import_torch_transformers, pick_device
+from alignkit.torchutil import import_torch_transformers, pick_device, seed_torch
 
 VALUE_HEAD_FILE = "value_head.pt"
 
@@ -155,9 +155,9 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str | None = "auto", **kwargs: Any) -> ValueHeadModel:
         """Load a causal LM (folder or hub id) and its tokenizer; restore the value head if saved."""
-        torch_, transformers = import_torch_transformers()
+        _, transformers = import_torch_transformers("the PPO policy")
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
-        lm = transformers.AutoModelForCausalLM.from_pretrained(str(path), **kwargs).to(pick_device(torch_, device))
+        lm = transformers.AutoModelForCausalLM.from_pretrained(str(path), **kwargs).to(pick_device(device))
         model = cls(lm, tokenizer)
         head = Path(path) / VALUE_HEAD_FILE
         if head.exists():
@@ -191,7 +191,7 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
     def sample(self, query_tokens: Sequence[Sequence[int]], *, seed: int | None = None) -> list[list[int]]:
         """Sample one response per query with plain temperature sampling (no top-k/top-p, no model
         defaults: PPO needs the sampling distribution to be exactly softmax(logits / temperature))."""
-        _, transformers = import_torch_transformers()
+        _, transformers = import_torch_transformers("the PPO policy")
         tok = self._tokenizer()
         batch = collate(query_tokens, [[] for _ in query_tokens], tok.pad_token_id, tok.eos_token_id)
         prompt_ids = batch.input_ids[:, : batch.query_length].to(self.device)
@@ -206,7 +206,7 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
             eos_token_id=tok.eos_token_id,
         )
         if seed is not None:
-            torch.manual_seed(seed)
+            seed_torch(seed)
         with _bare_generation_config(self.pretrained_model, transformers), torch.inference_mode():
             out = self.pretrained_model.generate(
                 input_ids=prompt_ids, attention_mask=prompt_mask, generation_config=config

@@ -19,12 +19,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from alignkit.core.errors import ConfigError, MissingDependencyError
 from alignkit.core.messages import Prompt, assistant, to_messages
 from alignkit.core.records import PreferencePair
-from alignkit.providers.hf import import_torch_transformers, pick_device
+from alignkit.rlhf.losses import bradley_terry_loss
+from alignkit.torchutil import import_torch_transformers, pick_device
 
 META_FILE = "alignkit-reward.json"
+REWARD_FEATURE = "reward models"  # named in the install hint when torch or transformers is missing
 
 
 @dataclass
@@ -46,7 +50,6 @@ class RewardModel:
     """A sequence classifier with one output, and its tokenizer. Call it to score answers."""
 
     def __init__(self, model: Any, tokenizer: Any, *, offset: float = 0.0, name: str = "reward-model") -> None:
-        self.torch, _ = import_torch_transformers()
         self.model, self.tokenizer, self.offset, self.name = model, tokenizer, offset, name
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -59,7 +62,7 @@ class RewardModel:
     ) -> RewardModel:
         """A fresh reward head on the backbone at ``path`` (a folder or hub id). With ``lora_rank``,
         only LoRA adapters on every linear layer and the head are trained (peft); ``save`` merges them."""
-        torch, transformers = import_torch_transformers()
+        _, transformers = import_torch_transformers(REWARD_FEATURE)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         level = transformers.logging.get_verbosity()
         transformers.logging.set_verbosity_error()  # the new head is "missing" from the checkpoint by design
@@ -76,16 +79,16 @@ class RewardModel:
                 r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear", task_type="SEQ_CLS"
             )  # SEQ_CLS keeps the new score head fully trainable
             model = peft.get_peft_model(model, config)
-        model.to(pick_device(torch, device))
+        model.to(pick_device(device))
         return cls(model, tokenizer, name=path)
 
     @classmethod
     def load(cls, folder: str | Path, *, device: str | None = "auto") -> RewardModel:
         """A reward model saved by :meth:`save`."""
-        torch, transformers = import_torch_transformers()
+        _, transformers = import_torch_transformers(REWARD_FEATURE)
         meta = json.loads((Path(folder) / META_FILE).read_text()) if (Path(folder) / META_FILE).exists() else {}
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).to(pick_device(torch, device))
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).to(pick_device(device))
         return cls(model, tokenizer, offset=float(meta.get("offset", 0.0)), name=str(folder))
 
     def save(self, folder: str | Path, **meta: Any) -> None:
@@ -116,7 +119,7 @@ class RewardModel:
             raise ConfigError(f"{len(prompts)} prompts but {len(responses)} responses")
         out: list[float] = []
         self.model.eval()
-        with self.torch.inference_mode():
+        with torch.inference_mode():
             for i in range(0, len(prompts), batch_size):
                 texts = [
                     self.render(p, r)
@@ -129,7 +132,7 @@ class RewardModel:
         """``reward_model(queries, responses)``: a tensor of rewards, the form PPO's ``step`` takes."""
         if isinstance(responses, str):
             raise ConfigError("reward_model(queries, responses) takes lists; wrap a single pair in lists")
-        return self.torch.tensor(self.score(list(queries), list(responses)))
+        return torch.tensor(self.score(list(queries), list(responses)))
 
 
 def train_reward_model(
@@ -141,12 +144,9 @@ def train_reward_model(
 ) -> dict[str, Any]:
     """Bradley-Terry training on ``pairs``; returns statistics (loss curve, time, accuracy on the
     training pairs) and sets the reward offset when ``center_rewards``."""
-    from alignkit.rlhf.losses import bradley_terry_loss
-
     cfg = config or RewardConfig()
     if not pairs:
         raise ConfigError("no preference pairs to train on")
-    torch = rm.torch
     torch.manual_seed(cfg.seed)
     order = list(range(len(pairs)))
     if cfg.train_layers is not None:
@@ -195,8 +195,6 @@ def train_reward_model(
 
 def freeze_below(model: Any, top: int) -> None:
     """Freeze every weight except the top ``top`` transformer blocks, the final norm and the head."""
-    import torch
-
     blocks = max(
         (m for m in model.modules() if isinstance(m, torch.nn.ModuleList)), key=len, default=None
     )  # the stack of transformer blocks
