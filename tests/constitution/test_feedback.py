@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alignkit.constitution import FeedbackSettings, default_constitution, read_verdict, run_feedback
+from alignkit.constitution import FeedbackConfig, default_constitution, read_verdict, run_feedback
 from alignkit.core import Completion, PreferencePair, read_jsonl
 from alignkit.core.completion import Choice
 from alignkit.providers.mock import MockModel
@@ -26,7 +26,7 @@ def trace(path: Path) -> list[dict]:
 def test_soft_labels_from_logprobs_in_both_orders(tmp_path: Path) -> None:
     judge = logprob_judge(0.8)
     result = run_feedback(
-        SeededPolicy(), judge, default_constitution(), PROMPTS, tmp_path, settings=FeedbackSettings(batch_size=2)
+        SeededPolicy(), judge, default_constitution(), PROMPTS, tmp_path, settings=FeedbackConfig(batch_size=2)
     )
     assert (result.processed, result.skipped, result.failed) == (5, 0, 0)
     got = pairs(tmp_path)
@@ -54,7 +54,7 @@ def test_position_bias_is_cancelled_and_reported(tmp_path: Path) -> None:
     assert result.summary["order_agreement"] == 0.0
     one_order = run_feedback(
         SeededPolicy(), always_a, default_constitution(), PROMPTS[:3], tmp_path / "one",
-        settings=FeedbackSettings(both_orders=False),
+        settings=FeedbackConfig(both_orders=False),
     )  # fmt: skip
     assert one_order.summary["order_agreement"] is None
     assert [p.chosen_prob for p in pairs(tmp_path / "one")] == [pytest.approx(0.7)] * 3
@@ -68,7 +68,7 @@ def test_parsed_letters_when_there_are_no_logprobs(tmp_path: Path) -> None:
         default_constitution(),
         PROMPTS[:2],
         tmp_path,
-        settings=FeedbackSettings(principles_per_prompt=3),
+        settings=FeedbackConfig(principles_per_prompt=3),
     )
     got = pairs(tmp_path)
     assert all(p.chosen.startswith("SAFE") and p.chosen_prob == 1.0 for p in got)
@@ -81,7 +81,7 @@ def test_parsed_letters_when_there_are_no_logprobs(tmp_path: Path) -> None:
         default_constitution(),
         PROMPTS[:2],
         tmp_path / "n",
-        settings=FeedbackSettings(use_logprobs=False),
+        settings=FeedbackConfig(use_logprobs=False),
     )
     assert all(p.chosen.startswith("SAFE") and p.chosen_prob == 1.0 for p in pairs(tmp_path / "n"))
 
@@ -95,7 +95,7 @@ def test_chain_of_thought_then_answer_with_clamp(tmp_path: Path) -> None:
     model = MockModel.from_callable(judge)
     run_feedback(
         SeededPolicy(), model, default_constitution(), PROMPTS[:1], tmp_path,
-        settings=FeedbackSettings(chain_of_thought=True, clamp=(0.4, 0.6)),
+        settings=FeedbackConfig(chain_of_thought=True, clamp=(0.4, 0.6)),
     )  # fmt: skip
     answer_turns = [m for m in model.calls if len(m) == 3]
     assert len(answer_turns) == 2 and answer_turns[0][1].content == "Option one helps the person safely."
@@ -135,12 +135,12 @@ def test_resume_after_a_crash(tmp_path: Path) -> None:
             default_constitution(),
             PROMPTS,
             tmp_path,
-            settings=FeedbackSettings(batch_size=2),
+            settings=FeedbackConfig(batch_size=2),
         )
     assert len(pairs(tmp_path)) == 2
     judge = logprob_judge()
     result = run_feedback(
-        SeededPolicy(), judge, default_constitution(), PROMPTS, tmp_path, settings=FeedbackSettings(batch_size=2)
+        SeededPolicy(), judge, default_constitution(), PROMPTS, tmp_path, settings=FeedbackConfig(batch_size=2)
     )
     assert (result.already_done, result.processed, len(judge.calls)) == (2, 3, 6)
     assert len({p.id for p in pairs(tmp_path)}) == 5 and result.summary["pairs"] == 5

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from alignkit.constitution import ReviseSettings, default_constitution, mix_prompts, run_revision
+from alignkit.constitution import ReviseConfig, default_constitution, mix_prompts, run_revision
 from alignkit.core import ProviderError, SFTExample, read_jsonl
 from alignkit.providers.mock import MockModel
 from tests.constitution.helpers import reviser
@@ -23,7 +23,7 @@ def test_two_rounds_build_the_dataset_and_keep_the_trace(tmp_path: Path) -> None
     progress: list[tuple[int, int]] = []
     result = run_revision(
         reviser(), c, RED, tmp_path, helpful=HELPFUL,
-        settings=ReviseSettings(rounds=2, helpful_ratio=0.5, batch_size=4, few_shot=1),
+        settings=ReviseConfig(rounds=2, helpful_ratio=0.5, batch_size=4, few_shot=1),
         on_progress=lambda d, t: progress.append((d, t)),
     )  # fmt: skip
     assert (result.processed, result.already_done, result.failed) == (9, 0, 0)
@@ -55,22 +55,22 @@ def test_two_rounds_build_the_dataset_and_keep_the_trace(tmp_path: Path) -> None
 def test_requests_quote_the_conversation_and_few_shot_examples(tmp_path: Path) -> None:
     model = reviser()
     only = default_constitution().select(["ai-transparency"])  # a principle with an example
-    run_revision(model, only, ["are you human?"], tmp_path, settings=ReviseSettings(few_shot=1))
+    run_revision(model, only, ["are you human?"], tmp_path, settings=ReviseConfig(few_shot=1))
     critique_request = model.calls[1][-1].content
     assert "Request: are you human?" in critique_request and "Answer: ANSWER[are you human?]" in critique_request
     assert critique_request.startswith("Example.\nRequest: Are you a real person?")
     assert "Revised answer: No, I'm an AI assistant" in model.calls[2][-1].content
     no_examples = reviser()
-    run_revision(no_examples, only, ["x?"], tmp_path / "b", settings=ReviseSettings(few_shot=0))
+    run_revision(no_examples, only, ["x?"], tmp_path / "b", settings=ReviseConfig(few_shot=0))
     assert not no_examples.calls[1][-1].content.startswith("Example.")
 
 
 def test_draws_do_not_depend_on_batching(tmp_path: Path) -> None:
     c = default_constitution()
-    a = run_revision(reviser(), c, RED, tmp_path / "a", helpful=HELPFUL, settings=ReviseSettings(batch_size=1))
-    b = run_revision(reviser(), c, RED, tmp_path / "b", helpful=HELPFUL, settings=ReviseSettings(batch_size=5))
+    a = run_revision(reviser(), c, RED, tmp_path / "a", helpful=HELPFUL, settings=ReviseConfig(batch_size=1))
+    b = run_revision(reviser(), c, RED, tmp_path / "b", helpful=HELPFUL, settings=ReviseConfig(batch_size=5))
     assert a.sft_path.read_text() == b.sft_path.read_text()
-    other = run_revision(reviser(), c, RED, tmp_path / "c", settings=ReviseSettings(seed=7, helpful_ratio=0))
+    other = run_revision(reviser(), c, RED, tmp_path / "c", settings=ReviseConfig(seed=7, helpful_ratio=0))
     draws = lambda r: [x["rounds"][0]["principle"] for x in rows(r.trace_path) if x["kind"] == "redteam"]  # noqa: E731
     assert sorted(draws(a)) != sorted(draws(other)) or draws(a) != draws(other)
 
@@ -81,14 +81,14 @@ def test_resume_after_a_crash_loses_nothing_and_redoes_nothing(tmp_path: Path) -
     crash_at = items[5][2][0].content  # the sixth prompt in processing order
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_revision(
-            reviser(fail_on=crash_at), c, RED, tmp_path, helpful=HELPFUL, settings=ReviseSettings(batch_size=2)
+            reviser(fail_on=crash_at), c, RED, tmp_path, helpful=HELPFUL, settings=ReviseConfig(batch_size=2)
         )
     before = (tmp_path / "sft.jsonl").read_text()
     assert len(before.splitlines()) == 4  # two whole batches were written before the crash
     with (tmp_path / "sft.jsonl").open("a") as fh:
         fh.write('{"id": "torn line')  # the process died mid-write
     healthy = reviser()
-    result = run_revision(healthy, c, RED, tmp_path, helpful=HELPFUL, settings=ReviseSettings(batch_size=2))
+    result = run_revision(healthy, c, RED, tmp_path, helpful=HELPFUL, settings=ReviseConfig(batch_size=2))
     assert (result.already_done, result.processed) == (4, 8)
     after = (tmp_path / "sft.jsonl").read_text()
     assert after.startswith(before)  # earlier rows untouched, torn line dropped
@@ -106,7 +106,7 @@ def test_failed_answers_are_recorded_and_retried(tmp_path: Path) -> None:
             raise ProviderError("boom")
         return "ok answer"
 
-    one_by_one = ReviseSettings(batch_size=1)  # a provider error fails the whole batch it is in
+    one_by_one = ReviseConfig(batch_size=1)  # a provider error fails the whole batch it is in
     result = run_revision(
         MockModel.from_callable(flaky), default_constitution(), ["a?", "bad?"], tmp_path, settings=one_by_one
     )
@@ -133,6 +133,6 @@ def test_settings_are_checked() -> None:
     from alignkit.core import ConfigError
 
     with pytest.raises(ConfigError, match="rounds"):
-        ReviseSettings(rounds=0)
+        ReviseConfig(rounds=0)
     with pytest.raises(ConfigError, match="helpful_target"):
-        ReviseSettings(helpful_target="both")  # type: ignore[arg-type]
+        ReviseConfig(helpful_target="both")  # type: ignore[arg-type]

@@ -169,17 +169,17 @@ def revise(
 ) -> None:  # fmt: skip
     """Supervised phase: MODEL answers red-team prompts, critiques and revises its answers against
     principles drawn at random; writes OUT/sft.jsonl and OUT/trace.jsonl. Rerun to resume."""
-    from alignkit.constitution.revise import ReviseSettings, run_revision
+    from alignkit.constitution.revise import ReviseConfig, run_revision
 
     seed = 0 if seed is None else seed
     c = _constitution(constitution, principles)
     red = _red_prompts(probes, categories, prompts, limit, seed)
     helpful_prompts = _helpful_prompts(helpful, categories, None, seed)
     config = config_from_options(temperature, top_p, max_tokens, seed if temperature else None, stop)
-    settings = ReviseSettings(
+    settings = ReviseConfig(
         rounds=rounds, seed=seed, batch_size=batch_size, few_shot=few_shot, helpful_ratio=helpful_ratio,
         helpful_target=helpful_target, critique_max_tokens=critique_max_tokens,  # type: ignore[arg-type]
-        config=ReviseSettings().config.merge(config),
+        config=ReviseConfig().config.merge(config),
     )  # fmt: skip
     m = load_model(_spec(model), model_args)
     bar, update = _bar("revise")
@@ -245,7 +245,7 @@ def feedback(
 ) -> None:  # fmt: skip
     """RL phase data: POLICY samples two answers per prompt, the feedback model picks the one that better
     follows a principle (both orders); writes soft-labelled OUT/pairs.jsonl. Rerun to resume."""
-    from alignkit.constitution.feedback import FeedbackSettings, run_feedback
+    from alignkit.constitution.feedback import FeedbackConfig, run_feedback
     from alignkit.core.config import GenerateConfig
 
     c = _constitution(constitution, principles)
@@ -257,7 +257,7 @@ def feedback(
         except ValueError:
             raise click.BadParameter("--clamp takes LOW,HIGH, e.g. 0.4,0.6") from None
         bounds = (low, high)
-    settings = FeedbackSettings(
+    settings = FeedbackConfig(
         seed=seed, batch_size=batch_size, principles_per_prompt=principles_per_prompt, both_orders=not single_order,
         use_logprobs=not no_logprobs, chain_of_thought=cot, clamp=bounds,
         sample_config=GenerateConfig(temperature=sample_temperature, max_tokens=sample_max_tokens),

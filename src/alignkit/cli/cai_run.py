@@ -182,7 +182,7 @@ def evaluate(
     """Per-principle rates, attack success and over-refusal, before and after, side by side."""
     from alignkit.cli.cai import _constitution, _helpful_prompts, _spec, benign_probe_prompts, read_prompts
     from alignkit.cli.cai import harmful_probe_prompts as harmful
-    from alignkit.constitution.evaluate import EvalSettings, evaluate_models
+    from alignkit.constitution.evaluate import EvalConfig, evaluate_models
     from alignkit.core.config import GenerateConfig
     from alignkit.core.model import run_sync
     from alignkit.redteam.judge import Judge, RubricJudge
@@ -205,7 +205,7 @@ def evaluate(
         verdicts = run_sync(red_judge.ajudge([(p, a, None, None) for p, a in zip(prompts, answers, strict=True)]))
         return [v.success for v in verdicts]
 
-    settings = EvalSettings(config=GenerateConfig(temperature=0.0, max_tokens=max_tokens))
+    settings = EvalConfig(config=GenerateConfig(temperature=0.0, max_tokens=max_tokens))
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=None, info="")
         report = evaluate_models(

@@ -14,10 +14,10 @@ Models are passed in; training on the outputs (SFT, reward model, PPO, DPO) live
 :mod:`alignkit.rlhf` and the ``alignkit cai`` commands glue the two together.
 """
 
-from alignkit.constitution.evaluate import EvalReport, EvalSettings, ModelScores, Rate, evaluate_models
-from alignkit.constitution.feedback import FeedbackResult, FeedbackSettings, read_verdict, run_feedback
+from alignkit.constitution.evaluate import EvalConfig, EvalReport, ModelScores, Rate, evaluate_models
+from alignkit.constitution.feedback import FeedbackConfig, FeedbackResult, read_verdict, run_feedback
 from alignkit.constitution.prompts import choice_probs, parse_letter, parse_yes_no
-from alignkit.constitution.revise import ReviseResult, ReviseSettings, mix_prompts, run_revision, summarize_trace
+from alignkit.constitution.revise import ReviseConfig, ReviseResult, mix_prompts, run_revision, summarize_trace
 from alignkit.constitution.spec import (
     Constitution,
     Example,
@@ -29,16 +29,16 @@ from alignkit.constitution.spec import (
 
 __all__ = [
     "Constitution",
+    "EvalConfig",
     "EvalReport",
-    "EvalSettings",
     "Example",
+    "FeedbackConfig",
     "FeedbackResult",
-    "FeedbackSettings",
     "ModelScores",
     "Principle",
     "Rate",
+    "ReviseConfig",
     "ReviseResult",
-    "ReviseSettings",
     "choice_probs",
     "default_constitution",
     "evaluate_models",

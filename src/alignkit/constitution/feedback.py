@@ -48,7 +48,7 @@ CHOICES = ("A", "B")
 
 
 @dataclass(frozen=True)
-class FeedbackSettings:
+class FeedbackConfig:
     """How AI feedback is gathered; each default says why."""
 
     seed: int = 0  # seeds the principles drawn per prompt; samples use seed and seed + 1
@@ -124,12 +124,12 @@ def run_feedback(
     prompts: Sequence[Prompt],
     out_dir: str | Path,
     *,
-    settings: FeedbackSettings | None = None,
+    settings: FeedbackConfig | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> FeedbackResult:
     """Two samples of ``policy`` per prompt, judged by ``feedback_model`` against the constitution;
     appends soft-labelled pairs to ``out_dir``/pairs.jsonl (and the trace), skipping done prompts."""
-    s = settings or FeedbackSettings()
+    s = settings or FeedbackConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     msgs = [to_messages(p) for p in prompts]
@@ -161,7 +161,7 @@ def _feedback_chunk(
     judge: Model,
     constitution: Constitution,
     chunk: list[tuple[str, tuple[Message, ...]]],
-    s: FeedbackSettings,
+    s: FeedbackConfig,
 ) -> list[tuple[dict[str, Any], PreferencePair | None]]:
     prompts = [m for _, m in chunk]
     seed = s.sample_config.seed if s.sample_config.seed is not None else s.seed
@@ -230,7 +230,7 @@ def _feedback_chunk(
     return out
 
 
-def _ask(judge: Model, rows: list[dict[str, Any]], questions: list[_Question], s: FeedbackSettings) -> None:
+def _ask(judge: Model, rows: list[dict[str, Any]], questions: list[_Question], s: FeedbackConfig) -> None:
     """Fill in each question's answer and P(first), in at most two batched calls."""
     for q in questions:
         a, b = rows[q.item]["samples"]

@@ -39,7 +39,7 @@ OnProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class ReviseSettings:
+class ReviseConfig:
     """How the critique-revision loop runs; each default says why."""
 
     rounds: int = 1  # critique-revision rounds per prompt; Bai et al. found the first revision gains the most
@@ -124,12 +124,12 @@ def run_revision(
     out_dir: str | Path,
     *,
     helpful: Sequence[Prompt] = (),
-    settings: ReviseSettings | None = None,
+    settings: ReviseConfig | None = None,
     on_progress: OnProgress | None = None,
 ) -> ReviseResult:
     """Run the critique-revision loop over ``prompts`` (plus mixed-in ``helpful`` ones) with ``model``;
     append to ``out_dir``/sft.jsonl and trace.jsonl, skipping prompts an earlier run finished."""
-    s = settings or ReviseSettings()
+    s = settings or ReviseConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = mix_prompts(prompts, helpful, s.helpful_ratio, s.seed)
@@ -167,7 +167,7 @@ def run_revision(
     return ReviseResult(out, processed, already, failed, time.perf_counter() - start, summarize_trace(out))
 
 
-def _revise_chunk(model: Model, constitution: Constitution, chunk: list[_Item], s: ReviseSettings) -> None:
+def _revise_chunk(model: Model, constitution: Constitution, chunk: list[_Item], s: ReviseConfig) -> None:
     answers = model.generate_batch([it.prompt for it in chunk], s.config, on_error="record")
     for it, a in zip(chunk, answers, strict=True):
         if not a.ok:
