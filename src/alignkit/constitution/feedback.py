@@ -158,7 +158,7 @@ def run_feedback(
 
 def _feedback_chunk(
     policy: Model,
-    judge: Model,
+    feedback_model: Model,
     constitution: Constitution,
     chunk: list[tuple[str, tuple[Message, ...]]],
     s: FeedbackConfig,
@@ -174,7 +174,7 @@ def _feedback_chunk(
             "key": key,
             "prompt": [m.to_dict() for m in prompt],
             "policy": policy.info.spec,
-            "feedback_model": judge.info.spec,
+            "feedback_model": feedback_model.info.spec,
             "constitution": constitution.spec,
             "samples": [a.text.strip(), b.text.strip()],
             "status": "ok",
@@ -192,7 +192,7 @@ def _feedback_chunk(
             question = rng.choice(principle.comparisons())
             for swapped in (False, True) if s.both_orders else (False,):
                 questions.append(_Question(n, principle.id, question, swapped))
-    _ask(judge, rows, questions, s)
+    _ask(feedback_model, rows, questions, s)
     out: list[tuple[dict[str, Any], PreferencePair | None]] = []
     for n, row in enumerate(rows):
         mine = [q for q in questions if q.item == n]
@@ -219,7 +219,7 @@ def _feedback_chunk(
             chosen=chosen,
             rejected=rejected,
             chosen_prob=round(prob, 6),
-            annotator=judge.info.spec,
+            annotator=feedback_model.info.spec,
             metadata={
                 "constitution": constitution.spec,
                 "principles": sorted({q.principle for q in mine}),
@@ -230,7 +230,7 @@ def _feedback_chunk(
     return out
 
 
-def _ask(judge: Model, rows: list[dict[str, Any]], questions: list[_Question], s: FeedbackConfig) -> None:
+def _ask(feedback_model: Model, rows: list[dict[str, Any]], questions: list[_Question], s: FeedbackConfig) -> None:
     """Fill in each question's answer and P(first), in at most two batched calls."""
     for q in questions:
         a, b = rows[q.item]["samples"]
@@ -242,7 +242,7 @@ def _ask(judge: Model, rows: list[dict[str, Any]], questions: list[_Question], s
     if not questions:
         return
     if s.chain_of_thought:
-        thoughts = judge.generate_batch(
+        thoughts = feedback_model.generate_batch(
             [q.messages for q in questions],
             GenerateConfig(temperature=0.0, max_tokens=s.cot_max_tokens),
             on_error="record",
@@ -251,7 +251,7 @@ def _ask(judge: Model, rows: list[dict[str, Any]], questions: list[_Question], s
             q.reasoning = t.text.strip() if t.ok else ""
             q.messages = (*q.messages, assistant(q.reasoning), user(ANSWER_AFTER_THOUGHT))
     cfg = GenerateConfig(temperature=0.0, max_tokens=8, top_logprobs=s.top_logprobs if s.use_logprobs else None)
-    answers = judge.generate_batch([q.messages for q in questions], cfg, on_error="record")
+    answers = feedback_model.generate_batch([q.messages for q in questions], cfg, on_error="record")
     for q, c in zip(questions, answers, strict=True):
         q.answer = c.text.strip() if c.ok else f"<error: {c.error}>"
         q.p_first, q.method = read_verdict(c, s.use_logprobs)
