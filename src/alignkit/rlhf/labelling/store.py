@@ -1,8 +1,9 @@
 """The labelling store: comparison items and every human label, in one SQLite file.
 
-Each label is committed the moment it is recorded (WAL, ``synchronous=FULL``, one transaction per
-label), so a crash of the server, the browser or the machine loses at most the label in flight; labels
-cost human time, so durability wins over the few milliseconds of fsync.
+Each label is committed the moment it is recorded (:class:`~alignkit.core.sqlite.Database`: WAL,
+``synchronous=FULL``, one transaction per label), so a crash of the server, the browser or the machine
+loses at most the label in flight; labels cost human time, so durability wins over the few
+milliseconds of fsync.
 
 Items are deduplicated by a hash of their content (prompt and the two answers, in either order). Which
 answer is shown on the left is drawn once per item from the store's seed and stored, so every annotator
@@ -15,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from typing import Any, Literal, get_args
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message
 from alignkit.core.records import PreferencePair
+from alignkit.core.sqlite import Database, Migration
 from alignkit.rlhf.labelling.agreement import AgreementReport, PositionBias, agreement_report, position_bias
 
 Choice = Literal["a", "b", "tie", "skip"]
@@ -37,7 +37,8 @@ SIDES: tuple[str, ...] = get_args(Side)
 ANNOTATOR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 ANNOTATOR_RULE = "1 to 64 characters: letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
 
-SCHEMA = """
+# Schema version 1. CREATE ... IF NOT EXISTS adopts stores written before the schema was versioned.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS items (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 CREATE INDEX IF NOT EXISTS labels_by_annotator ON labels(annotator);
 """
+MIGRATIONS: list[Migration] = [SCHEMA_V1]  # append new steps; never edit a released one
 
 
 def check_annotator(name: str) -> str:
@@ -145,9 +147,11 @@ class AnnotatorProgress:
 
     @property
     def done(self) -> int:
+        """Items labelled or skipped."""
         return self.labelled + self.skipped
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields and ``done``, JSON-able."""
         return {**asdict(self), "done": self.done}
 
 
@@ -155,34 +159,20 @@ class LabelStore:
     """A SQLite file of comparison items and labels; safe to share between a web server's threads."""
 
     def __init__(self, path: str | Path, *, seed: int = 0) -> None:
-        self.path = Path(path)
         self.seed = seed
-        if self.path.is_dir():
-            raise ConfigError(f"{self.path} is a folder; give a file path for the label store, e.g. labels.sqlite")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise ConfigError(f"{self.path} is not a usable label store ({e}); give a new file name") from None
-        self._lock = threading.RLock()
+        # synchronous=FULL: every label is fsynced before the page hears it was saved.
+        self.db = Database(path, MIGRATIONS, what="label store", synchronous="FULL")
+        self.path = self.db.path
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the file."""
+        self.db.close()
 
     def __enter__(self) -> LabelStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
 
     # -- items ---------------------------------------------------------------------------------------
 
@@ -192,15 +182,17 @@ class LabelStore:
         return "a" if digest[0] & 1 else "b"
 
     def add_items(self, items: Iterable[LabelItem]) -> AddReport:
-        """Store new items; duplicates (by content) and items whose answers are identical are counted, not stored."""
+        """Store new items, all in one transaction; duplicates (by content) and items whose answers are
+        identical are counted, not stored."""
         added = duplicates = identical = 0
-        with self._lock:
-            for item in items:
+        batch = list(items)  # read the source before taking the write lock
+        with self.db.transaction() as conn:
+            for item in batch:
                 if item.answer_a.strip() == item.answer_b.strip():
                     identical += 1
                     continue
                 key = item.key
-                cur = self._db.execute(
+                cur = conn.execute(
                     "INSERT OR IGNORE INTO items (id, prompt, answer_a, answer_b, model_a, model_b, source, "
                     "left_answer, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -237,21 +229,24 @@ class LabelStore:
         )
 
     def item(self, item_id: str) -> StoredItem:
-        rows = self._rows(self._ITEMS + " WHERE i.id = ?", (item_id,))
+        """The stored item ``item_id``; a KeyError if there is none."""
+        rows = self.db.read(self._ITEMS + " WHERE i.id = ?", (item_id,))
         if not rows:
             raise KeyError(f"no item {item_id!r} in {self.path}")
         return self._item(rows[0])
 
     def items(self) -> list[StoredItem]:
-        return [self._item(r) for r in self._rows(self._ITEMS + " ORDER BY i.seq")]
+        """Every item, oldest first."""
+        return [self._item(r) for r in self.db.read(self._ITEMS + " ORDER BY i.seq")]
 
     def count_items(self) -> int:
-        return int(self._rows("SELECT COUNT(*) FROM items")[0][0])
+        """How many items the store holds."""
+        return int(self.db.read("SELECT COUNT(*) FROM items")[0][0])
 
     def next_item(self, annotator: str) -> StoredItem | None:
         """An item ``annotator`` has not labelled (or skipped) yet: the least-labelled first, then the oldest."""
         check_annotator(annotator)
-        rows = self._rows(
+        rows = self.db.read(
             "SELECT i.id, i.prompt, i.answer_a, i.answer_b, i.model_a, i.model_b, i.source, i.left_answer "
             "FROM items i LEFT JOIN labels l ON l.item_id = i.id AND l.choice != 'skip' "
             "WHERE NOT EXISTS (SELECT 1 FROM labels m WHERE m.item_id = i.id AND m.annotator = ?) "
@@ -269,20 +264,21 @@ class LabelStore:
             raise ConfigError(f"unknown choice {choice!r}; use one of: {', '.join(CHOICES)}")
         item = self.item(item_id)
         now = time.time()
-        with self._lock:
-            self._db.execute(
+        with self.db.transaction() as conn:
+            conn.execute(
                 "INSERT INTO labels (item_id, annotator, choice, left_answer, created, updated) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, annotator) DO UPDATE SET "
                 "choice = excluded.choice, left_answer = excluded.left_answer, updated = excluded.updated",
                 (item_id, annotator, choice, item.left, now, now),
             )
-            row = self._db.execute(
+            row = conn.execute(
                 "SELECT created FROM labels WHERE item_id = ? AND annotator = ?", (item_id, annotator)
             ).fetchone()
         return Label(item_id, annotator, choice, item.left, float(row[0]), now)  # type: ignore[arg-type]
 
     def labels(self, *, include_skips: bool = True) -> list[Label]:
-        rows = self._rows(
+        """Every annotator's latest label, oldest first."""
+        rows = self.db.read(
             "SELECT item_id, annotator, choice, left_answer, created, updated FROM labels "
             "WHERE ? OR choice != 'skip' ORDER BY created, annotator",
             (include_skips,),
@@ -292,12 +288,13 @@ class LabelStore:
     def progress(self) -> dict[str, AnnotatorProgress]:
         """Per annotator: items labelled and skipped, out of all items."""
         total = self.count_items()
-        rows = self._rows(
+        rows = self.db.read(
             "SELECT annotator, SUM(choice != 'skip'), SUM(choice = 'skip') FROM labels GROUP BY annotator ORDER BY 1"
         )
         return {r[0]: AnnotatorProgress(r[0], int(r[1]), int(r[2]), total) for r in rows}
 
     def progress_of(self, annotator: str) -> AnnotatorProgress:
+        """:meth:`progress` of one annotator (zeros for a newcomer)."""
         check_annotator(annotator)
         return self.progress().get(annotator) or AnnotatorProgress(annotator, 0, 0, self.count_items())
 
