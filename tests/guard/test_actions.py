@@ -9,6 +9,7 @@ import pytest
 
 from alignkit.core import ConfigError, Verdict
 from alignkit.guard import DEFAULT_ESCALATION, DEFAULT_REFUSAL, EscalationEvent, Guard, GuardValidationError
+from alignkit.providers import get_model
 from alignkit.providers.mock import MockModel, scripted
 
 BAD = ["darn", "heck"]
@@ -135,15 +136,20 @@ def test_input_exception_raises() -> None:
 
 
 # -- llm forms, async, batch ---------------------------------------------------------------------------
-def test_llm_may_be_a_model_string_or_a_callable() -> None:
+def test_llm_may_be_a_model_or_a_callable_never_a_model_name() -> None:
     g = banned("fix")
-    assert g("mock/echo", "darn it").text == "**** it"
+    assert g(get_model("mock/echo"), "darn it").text == "**** it"
     assert g(lambda p: p + "!", "heck").text == "****!"
 
     async def async_fn(p: str) -> str:
         return p.upper()
 
     assert g(async_fn, "hello").text == "HELLO"
+    # strings become models only at the edges (the CLI resolves them), so the guard refuses a name
+    with pytest.raises(ConfigError, match=r"get_model\('mock/echo'\)"):
+        g("mock/echo", "hi")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="not the model name"):
+        g.wrap("mock/echo")  # type: ignore[arg-type]
 
 
 def test_async_and_batch() -> None:

@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.progress import Progress
+
+from alignkit.core.errors import ConfigError
+from alignkit.core.jsonl import JsonlWriter, iter_json_objects
+from alignkit.detectors import get_detector
+from alignkit.providers import parse_model_args
 
 BATCH = 256
 
@@ -56,13 +62,6 @@ def detect(
       alignkit detect toxicity --input answers.jsonl --output tox.jsonl --threshold 0.8
     Detectors: toxicity, pii, secrets, jailbreak, prompt_injection, harmful_request, refusal, ...
     """
-    from rich.progress import Progress
-
-    from alignkit.core.errors import ConfigError
-    from alignkit.core.jsonl import JsonlWriter, iter_json_objects
-    from alignkit.detectors import get_detector
-    from alignkit.providers import parse_model_args
-
     args = parse_model_args(detector_args)
     if threshold is not None:
         args["threshold"] = threshold

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any, cast
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from alignkit.guard import Guard, GuardValidationError, ValidationResult
+from alignkit.guard.validator import Rail
 
 
 @click.group()
@@ -32,11 +38,6 @@ def check(spec: str, texts: tuple[str, ...], rail: str, as_json: bool) -> None:
     Example:
       alignkit guard check guard.yaml --text "Mail me at ann@example.com"
     """
-    from rich.console import Console
-    from rich.table import Table
-
-    from alignkit.guard import Guard, GuardValidationError
-
     g = Guard.from_file(spec)
     items = [sys.stdin.read() if t == "-" else t for t in texts]
     if not items:
@@ -45,39 +46,45 @@ def check(spec: str, texts: tuple[str, ...], rail: str, as_json: bool) -> None:
     console = Console()
     for text in items:
         try:
-            res = g.validate(text, rail)  # type: ignore[arg-type]
+            res = g.validate(text, cast(Rail, rail))
             final, raised = res.text, None
         except GuardValidationError as e:
-            res, final, raised = e.outcome, None, str(e)  # type: ignore[assignment]
+            res, final, raised = cast(ValidationResult, e.outcome), None, str(e)
         failed = failed or not res.passed
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "text": text,
-                        "passed": res.passed,
-                        "final": final,
-                        "exception": raised,
-                        "verdicts": [v.model_dump(exclude_defaults=True) for v in res.verdicts],
-                        "actions": [a.__dict__ for a in res.actions],
-                    }
-                )
-            )
-            continue
-        table = Table(title=f"{'PASS' if res.passed else 'FAIL'}: {text[:60]!r}")
-        for col in ("validator", "score", "flagged", "label", "reason", "ms"):
-            table.add_column(col)
-        for v in res.verdicts:
-            table.add_row(
-                v.detector,
-                f"{v.score:.3f}",
-                "yes" if v.flagged else "",
-                v.label or "",
-                v.reason,
-                f"{v.latency_ms or 0:.2f}",
-            )
-        console.print(table)
-        for a in res.actions:
-            console.print(f"  action: {a.validator} -> {a.action}")
-        console.print(f"  final: {final!r}" if raised is None else f"  raised: {raised}")
+            click.echo(json.dumps(_as_row(text, res, final, raised)))
+        else:
+            _print_result(console, text, res, final, raised)
     sys.exit(1 if failed else 0)
+
+
+def _as_row(text: str, res: ValidationResult, final: str | None, raised: str | None) -> dict[str, Any]:
+    """One checked text as a JSON line."""
+    return {
+        "text": text,
+        "passed": res.passed,
+        "final": final,
+        "exception": raised,
+        "verdicts": [v.model_dump(exclude_defaults=True) for v in res.verdicts],
+        "actions": [a.__dict__ for a in res.actions],
+    }
+
+
+def _print_result(console: Console, text: str, res: ValidationResult, final: str | None, raised: str | None) -> None:
+    """One checked text as a table of verdicts, then the actions and the final text."""
+    table = Table(title=f"{'PASS' if res.passed else 'FAIL'}: {text[:60]!r}")
+    for col in ("validator", "score", "flagged", "label", "reason", "ms"):
+        table.add_column(col)
+    for v in res.verdicts:
+        table.add_row(
+            v.detector,
+            f"{v.score:.3f}",
+            "yes" if v.flagged else "",
+            v.label or "",
+            v.reason,
+            f"{v.latency_ms or 0:.2f}",
+        )
+    console.print(table)
+    for a in res.actions:
+        console.print(f"  action: {a.validator} -> {a.action}")
+    console.print(f"  final: {final!r}" if raised is None else f"  raised: {raised}")

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
@@ -33,6 +33,7 @@ from alignkit.detectors.pii import Vault
 from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL, filter_out, fix, reask_instruction
 from alignkit.guard.outcome import ActionRecord, GuardOutcome, GuardValidationError, ValidationResult
 from alignkit.guard.validator import OnFail, Rail, Validator
+from alignkit.providers.function import as_model
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,11 @@ class EscalationEvent:
 Escalation = Callable[[EscalationEvent], Any]
 
 
-class Guard:
-    """Input and output validators with on-fail actions; callable on any model."""
+class BaseGuard:
+    """Input and output validators with on-fail actions; callable on any model.
+
+    The engine of :class:`alignkit.guard.Guard`, which adds constructors from specs, streaming and
+    wrapping (their modules import this one, never the reverse)."""
 
     def __init__(
         self,
@@ -84,7 +88,7 @@ class Guard:
         on: Rail | None = None,
         on_fail: OnFail | None = None,
         **args: Any,
-    ) -> Guard:
+    ) -> Self:
         """Add a validator (chainable): ``guard.use("toxicity", on_fail="exception", threshold=0.7)``."""
         if isinstance(validator, Validator):
             if on is not None or on_fail is not None or args:
@@ -215,19 +219,15 @@ class Guard:
             raise ConfigError("escalate_to must be a callable or a queue with put()/put_nowait()")
 
     # -- guarding a model ---------------------------------------------------------------------------
-    def __call__(self, llm: Model | str | Callable[..., Any], prompt: Prompt | None = None, **gen: Any) -> GuardOutcome:
-        """Guard one call: ``guard(llm, prompt)``. ``llm``: an alignkit model, a model string, or a
-        callable from prompt text to answer text."""
+    def __call__(self, llm: Model | Callable[..., Any], prompt: Prompt | None = None, **gen: Any) -> GuardOutcome:
+        """Guard one call: ``guard(llm, prompt)``. ``llm``: an alignkit model, or a function from prompt
+        text to answer text."""
         return run_sync(self.acall(llm, prompt, **gen))
 
-    async def acall(
-        self, llm: Model | str | Callable[..., Any], prompt: Prompt | None = None, **gen: Any
-    ) -> GuardOutcome:
+    async def acall(self, llm: Model | Callable[..., Any], prompt: Prompt | None = None, **gen: Any) -> GuardOutcome:
         return (await self.acall_batch(llm, [self._prompt(prompt)], **gen))[0]
 
-    def call_batch(
-        self, llm: Model | str | Callable[..., Any], prompts: Sequence[Prompt], **gen: Any
-    ) -> list[GuardOutcome]:
+    def call_batch(self, llm: Model | Callable[..., Any], prompts: Sequence[Prompt], **gen: Any) -> list[GuardOutcome]:
         return run_sync(self.acall_batch(llm, prompts, **gen))
 
     def _prompt(self, prompt: Prompt | None) -> Prompt:
@@ -239,7 +239,7 @@ class Guard:
 
     async def acall_batch(
         self,
-        llm: Model | str | Callable[..., Any],
+        llm: Model | Callable[..., Any],
         prompts: Sequence[Prompt],
         *,
         config: GenerateConfig | None = None,
@@ -247,9 +247,7 @@ class Guard:
         **gen: Any,
     ) -> list[GuardOutcome]:
         """Guard many calls: one batched pass per rail and one batched model call (plus reasks)."""
-        from alignkit.guard.model import as_model
-
-        model = as_model(llm)
+        model = model_of(llm)
         convs = [list(to_messages(p)) for p in prompts]
         texts = [_last_user(c) for c in convs]
         ins = await self.avalidate_batch(texts, "input", raise_on_exception=raise_on_exception)
@@ -309,78 +307,18 @@ class Guard:
             live, attempt = retry, attempt + 1
         return outcomes
 
-    # -- specs ----------------------------------------------------------------------------------------
-    @classmethod
-    def default(cls, **kwargs: Any) -> Guard:
-        """alignkit's default guard: refuse jailbreaks, injections and harmful requests on the way in;
-        mask toxicity and redact PII and secrets on the way out."""
-        return guard_from_default(**kwargs)
 
-    @classmethod
-    def from_rail(cls, rail: str | Any, **kwargs: Any) -> Guard:
-        """A guard from a RAIL spec: the XML text itself or a path to a .rail file."""
-        from alignkit.guard.spec import guard_from_rail
+def model_of(llm: Model | Callable[..., Any]) -> Model:
+    """``llm`` as a model: a model as it is, a function from prompt text to answer text wrapped.
 
-        return guard_from_rail(rail, **kwargs)
-
-    @classmethod
-    def from_yaml(cls, spec: str | Any, **kwargs: Any) -> Guard:
-        """A guard from a YAML spec: the YAML text or a path to a .yaml file."""
-        from alignkit.guard.spec import guard_from_yaml
-
-        return guard_from_yaml(spec, **kwargs)
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any], **kwargs: Any) -> Guard:
-        """A guard from an already-parsed spec (the YAML form as a dict)."""
-        from alignkit.guard.spec import guard_from_dict
-
-        return guard_from_dict(spec, **kwargs)
-
-    @classmethod
-    def from_file(cls, path: str | Any, **kwargs: Any) -> Guard:
-        """A guard from a ``.rail``/``.xml`` or ``.yaml``/``.yml`` file."""
-        from alignkit.guard.spec import guard_from_file
-
-        return guard_from_file(path, **kwargs)
-
-    def stream(self, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> Iterator[str]:
-        """Validate a streamed answer as it arrives; see :mod:`alignkit.guard.stream`."""
-        from alignkit.guard.stream import stream_validate
-
-        return stream_validate(self, chunks, holdback=holdback, check_every=check_every)
-
-    def astream(self, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64) -> AsyncIterator[str]:
-        from alignkit.guard.stream import astream_validate
-
-        return astream_validate(self, chunks, holdback=holdback, check_every=check_every)
-
-    def wrap(self, model: Model | str | Callable[..., Any]) -> Model:
-        """The model with this guard around it, itself a :class:`Model`."""
-        from alignkit.guard.model import GuardedModel, as_model
-
-        return GuardedModel(as_model(model), self)
-
-
-DEFAULT_SPEC: dict[str, Any] = {
-    "name": "alignkit-default",
-    "input": [
-        {"validator": "jailbreak", "on_fail": "refrain"},
-        {"validator": "prompt_injection", "on_fail": "refrain"},
-        {"validator": "harmful_request", "on_fail": "refrain"},
-    ],
-    "output": [
-        {"validator": "toxicity", "on_fail": "fix"},
-        {"validator": "pii", "on_fail": "fix"},
-        {"validator": "secrets", "on_fail": "fix"},
-    ],
-}
-
-
-def guard_from_default(**kwargs: Any) -> Guard:
-    from alignkit.guard.spec import guard_from_dict
-
-    return guard_from_dict(DEFAULT_SPEC, where="<default guard>", **kwargs)
+    A model name is refused: library code never looks models up; resolve it where the string comes
+    from (the CLI, a config file) with :func:`alignkit.providers.get_model`."""
+    if isinstance(llm, str):
+        raise ConfigError(
+            f"a guard takes a model or a function, not the model name {llm!r}: "
+            f"pass alignkit.providers.get_model({llm!r}) instead"
+        )
+    return as_model(llm)
 
 
 def _last_user_index(conv: list[Message]) -> int:

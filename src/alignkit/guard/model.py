@@ -6,10 +6,7 @@ from alignkit.core.completion import Choice, Completion
 from alignkit.core.config import GenerateConfig
 from alignkit.core.messages import Message
 from alignkit.core.model import Model, ModelBase
-from alignkit.guard.guard import Guard
-from alignkit.providers.function import CallableModel, as_model
-
-__all__ = ["CallableModel", "GuardedModel", "as_model"]
+from alignkit.guard.guard import BaseGuard
 
 
 class GuardedModel(ModelBase):
@@ -18,7 +15,7 @@ class GuardedModel(ModelBase):
 
     provider = "guarded"
 
-    def __init__(self, inner: Model, guard: Guard) -> None:
+    def __init__(self, inner: Model, guard: BaseGuard) -> None:
         super().__init__(inner.info.spec, guard=guard.describe())
         self.inner, self.guard = inner, guard
         self.native_batching = bool(getattr(inner, "native_batching", False))

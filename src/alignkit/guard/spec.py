@@ -1,65 +1,215 @@
-"""Guard specs: RAIL (XML) and YAML.
+"""The guard spec: one validated schema behind RAIL, YAML and Python.
 
-RAIL, in every form guardrails-ai users have written::
+Every format parses to a :class:`GuardSpec` and :func:`build_guard` is the one function that turns a
+spec into a guard. In Python the spec is a dict in the YAML form, or the models themselves::
 
-    <rail version="0.1">
-    <output>
-      <string name="response" validators="no_toxic_language; no_pii" on-fail-no_pii="fix" />
-    </output>
-    </rail>
+    GuardSpec.model_validate({
+        "name": "support-bot",
+        "settings": {"max_reasks": 1},
+        "input": ["jailbreak", {"validator": "prompt_injection", "on_fail": "exception"}],
+        "output": [{"validator": "pii", "entities": ["EMAIL"], "on_fail": "fix"}],
+    })
 
-- ``validators=`` (current) or ``format=`` (before late 2023), separated by ``;``;
-- on-fail per validator as ``on-fail-<name>="..."``, where ``<name>`` may be any alias
-  (``on-fail-toxic-language``, ``on-fail-no_toxic_language``);
-- validator arguments after a colon: ``valid-length: 1 280``, ``regex_match: ^[A-Z]``,
-  ``toxicity: threshold=0.8``;
-- ``<output validators=... />`` directly, and an ``<input>`` element (an alignkit addition) for prompt
-  validators; ``<prompt>`` text is kept as the prompt template.
-
-YAML::
-
-    name: support-bot
-    settings: {max_reasks: 1, refusal_message: "I can't help with that."}
-    input:
-      - jailbreak
-      - {validator: prompt_injection, on_fail: exception}
-    output:
-      - {validator: toxicity, threshold: 0.8, on_fail: fix}
-      - {validator: pii, entities: [EMAIL, PHONE], on_fail: fix}
-
-Unknown validators, actions or keys are errors that say where (YAML line numbers) and what is known.
+A validator entry is a detector name, ``{validator: NAME, on_fail: ..., threshold: ..., ARG: ...}`` or
+``{NAME: {ARG: ...}}``; all three become the canonical :class:`ValidatorSpec` (name resolved from any
+alias, arguments checked against the detector factory's signature, see :mod:`alignkit.guard.arguments`).
+Errors name the file, the line (where the format has lines) and the field, and say how to fix them.
 """
 
 from __future__ import annotations
 
-import ast
 import os
-import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from alignkit.core.errors import ConfigError
-from alignkit.detectors.base import detectors
-from alignkit.guard.guard import Guard
-from alignkit.guard.validator import Validator
+from alignkit.core.errors import ConfigError, UnknownPluginError
+from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL
+from alignkit.guard.arguments import canonical_name, check_arguments
+from alignkit.guard.guard import BaseGuard
+from alignkit.guard.validator import ACTIONS, Action, Rail, Validator
 
 MAX_SPEC_BYTES = 1_000_000
-# Positional arguments in "name: a b" RAIL syntax, by canonical detector name.
-POSITIONAL: dict[str, tuple[str, ...]] = {
-    "valid_length": ("min", "max"),
-    "regex_match": ("regex",),
-    "banned_words": ("words",),
-    "competitors": ("words",),
-    "toxicity": ("threshold",),
-    "pii": ("entities",),
-}
-SETTINGS = {"max_reasks", "refusal_message", "escalation_message", "name", "prompt_template"}
+Loc = tuple[str | int, ...]
+G = TypeVar("G", bound=BaseGuard)
 
 
-def _read(spec: str | os.PathLike[str], kind: str, looks_inline: bool) -> tuple[str, str]:
-    if looks_inline:
+class GuardConfig(BaseModel):
+    """A guard's settings (the ``settings:`` section of a spec)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_reasks: int = Field(default=1, ge=0)
+    """Re-prompts after a ``reask`` failure before refraining: one repairs most answers, and each costs a call."""
+    refusal_message: str = DEFAULT_REFUSAL
+    """What ``refrain`` (and a fix with nothing left to repair) answers."""
+    escalation_message: str = DEFAULT_ESCALATION
+    """What ``escalate`` answers while a human reviews the case."""
+    prompt_template: str | None = None
+    """The prompt when ``guard(llm)`` is called without one (RAIL's ``<prompt>``); None: a prompt is required."""
+
+
+class ValidatorSpec(BaseModel):
+    """One validator: a registered detector, its arguments and what to do when it fails."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    validator: str
+    """A registered detector name or alias; stored as the registered name."""
+    on_fail: Action = "fix"
+    """One of :data:`~alignkit.guard.ACTIONS`; ``fix`` repairs what can be repaired and refrains otherwise."""
+    threshold: Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | str | None = None
+    """A score in [0, 1] or an operating point name (``default``, ``high_recall``); None: the detector's default."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    """The detector's other arguments, checked against its factory's signature."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_form(cls, data: Any) -> Any:
+        """Accept ``"name"``, ``{validator: name, on_fail: ..., ARG: ...}`` and ``{name: {ARG: ...}}``."""
+        if isinstance(data, str):
+            return {"validator": data}
+        if not isinstance(data, Mapping):
+            return data  # pydantic says what type was expected
+        data = dict(data)
+        if "validator" not in data and "name" in data:
+            data["validator"] = data.pop("name")
+        fields = set(cls.model_fields)
+        if "validator" not in data and len(data) == 1 and not fields & set(data):  # {NAME: {ARG: ...}}
+            name, inner = next(iter(data.items()))
+            if inner is not None and not isinstance(inner, Mapping):
+                raise _error(f"under {name}: expected a mapping of arguments, got {inner!r}")
+            data = {"validator": name, **(inner or {})}
+        if "validator" not in data:
+            raise _error("a validator needs 'validator: NAME' (or is just the name)")
+        extra = {k: v for k, v in data.items() if k not in fields}
+        args = data.get("args") or {}
+        if extra and isinstance(args, Mapping):
+            args = {**args, **extra}
+        return {**{k: v for k, v in data.items() if k in fields}, "args": args}
+
+    @field_validator("validator")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        try:
+            return canonical_name(name)
+        except UnknownPluginError as e:
+            raise PydanticCustomError("unknown_validator", "{problem}", {"problem": str(e), "error": e}) from None
+
+    @field_validator("on_fail", mode="before")
+    @classmethod
+    def _known_action(cls, action: Any) -> Any:
+        if action not in ACTIONS:
+            raise _error(f"unknown on_fail action {action!r}; use one of {', '.join(ACTIONS)}")
+        return action
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _number_or_name(cls, threshold: Any) -> Any:
+        number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        if threshold is None or isinstance(threshold, str) or (number and 0.0 <= threshold <= 1.0):
+            return threshold
+        raise _error(
+            f"threshold must be a number in [0, 1] or an operating point name (default, ...); got {threshold!r}"
+        )
+
+    @model_validator(mode="after")
+    def _arguments_fit(self) -> ValidatorSpec:
+        bad = check_arguments(self.validator, self.args)
+        if bad is not None:
+            raise _error(bad[1], at=("args", bad[0]))
+        return self
+
+    def detector_args(self) -> dict[str, Any]:
+        """The keyword arguments for the detector's factory (threshold included when set)."""
+        return self.args if self.threshold is None else {**self.args, "threshold": self.threshold}
+
+
+class GuardSpec(BaseModel):
+    """A whole guard: its name, settings and the validators on each rail, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "guard"
+    """Names the guard in errors, escalations and reports."""
+    settings: GuardConfig = GuardConfig()
+    input: list[ValidatorSpec] = Field(default_factory=list)
+    """Validators on the prompt (the last user message), before the model sees it."""
+    output: list[ValidatorSpec] = Field(default_factory=list)
+    """Validators on the answer, before the user sees it."""
+
+    @field_validator("input")
+    @classmethod
+    def _input_actions(cls, items: list[ValidatorSpec]) -> list[ValidatorSpec]:
+        return _rail_actions(items, "reask", "'reask' re-prompts the model about its answer, so it applies to output")
+
+    @field_validator("output")
+    @classmethod
+    def _output_actions(cls, items: list[ValidatorSpec]) -> list[ValidatorSpec]:
+        return _rail_actions(items, "anonymize", "'anonymize' hides values from the model, so it applies to input")
+
+    @model_validator(mode="after")
+    def _has_validators(self) -> GuardSpec:
+        if not self.input and not self.output:
+            raise _error("the spec lists no validators under input or output; add one, e.g. output: [pii]")
+        return self
+
+
+def _rail_actions(items: list[ValidatorSpec], wrong: str, why: str) -> list[ValidatorSpec]:
+    for i, item in enumerate(items):
+        if item.on_fail == wrong:
+            raise _error(f"{why} validators; use another action", at=(i, "on_fail"))
+    return items
+
+
+def _error(problem: str, at: Loc = ()) -> PydanticCustomError:
+    """A validation error whose message is ``problem``; ``at`` extends the field's location (a detector
+    argument, an item of a list) so the error can name the line."""
+    return PydanticCustomError("spec", "{problem}", {"problem": problem, "at": at})
+
+
+# -- where a spec came from, for errors ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """Where a spec came from: the file (or ``<YAML string>``), the line of each field where the format
+    has lines, and how the format spells a field when that differs (RAIL's ``on-fail-pii``)."""
+
+    where: str = "<spec>"
+    lines: Mapping[Loc, int] = field(default_factory=dict)
+    labels: Mapping[Loc, str] = field(default_factory=dict)
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of the field at ``loc``, or of the nearest enclosing one that has a line."""
+        loc = tuple(part for part in loc if part != "args")
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return None
+
+    def at(self, loc: Loc) -> str:
+        """``file:line: field``, as far as they are known."""
+        line = self.line(loc)
+        label = self.labels.get(loc) or field_path(loc)
+        return f"{self.where}{f':{line}' if line else ''}{f': {label}' if label else ''}"
+
+
+def field_path(loc: Loc) -> str:
+    """``("output", 2, "args", "max")`` -> ``output[2].max``."""
+    text = ""
+    for part in loc:
+        if part == "args":
+            continue
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def read_spec(spec: str | os.PathLike[str], kind: str, inline: bool) -> tuple[str, str]:
+    """The spec's text and where it came from: ``spec`` itself when ``inline``, else a file's contents."""
+    if inline:
         text, where = str(spec), f"<{kind} string>"
     else:
         path = Path(spec)
@@ -67,189 +217,98 @@ def _read(spec: str | os.PathLike[str], kind: str, looks_inline: bool) -> tuple[
             raise ConfigError(f"no {kind} file at {path} (pass the spec text itself, or a path to a file)")
         text, where = path.read_text(encoding="utf-8"), str(path)
     if len(text.encode()) > MAX_SPEC_BYTES:
-        raise ConfigError(f"{where}: spec larger than {MAX_SPEC_BYTES} bytes")
+        raise ConfigError(f"{where}: spec larger than {MAX_SPEC_BYTES} bytes; split it, or trim long messages")
     return text, where
 
 
-# -- RAIL -------------------------------------------------------------------------------------------
-def guard_from_rail(rail: str | os.PathLike[str], **kwargs: Any) -> Guard:
-    inline = isinstance(rail, str) and rail.lstrip().startswith("<")
-    text, where = _read(rail, "RAIL", inline)
+def parse_spec(data: GuardSpec | Mapping[str, Any], source: Source | None = None) -> GuardSpec:
+    """``data`` validated as a :class:`GuardSpec`; a problem raises :class:`ConfigError` (or
+    :class:`UnknownPluginError` for an unknown validator) naming the file, line and field."""
+    if isinstance(data, GuardSpec):
+        return data
     try:
-        root = ET.fromstring(text)  # noqa: S314 (expat >= 2.4 refuses entity-expansion bombs; size capped above)
-    except ET.ParseError as e:
-        raise ConfigError(f"{where}: not valid RAIL XML: {e}") from None
-    if root.tag != "rail":
-        raise ConfigError(f"{where}: the root element must be <rail>, not <{root.tag}>")
-    prompt = root.find("prompt")
-    if prompt is not None and prompt.text and "prompt_template" not in kwargs:
-        kwargs["prompt_template"] = prompt.text.strip()
-    guard = Guard(**kwargs)
-    found = False
-    for rail_name in ("input", "output"):
-        for section in root.findall(rail_name):
-            for element in section.iter():  # the section itself first, then its descendants
-                specs = element.get("validators") or element.get("format")
-                if specs:
-                    found = True
-                    for v in _rail_validators(specs, element.attrib, rail_name, where):
-                        guard.use(v)
-    if not found:
-        raise ConfigError(f"{where}: no validators= (or format=) attribute in <input> or <output>")
-    return guard
+        return GuardSpec.model_validate(data)
+    except ValidationError as e:
+        raise spec_error(e, source or Source()) from None
 
 
-def _rail_validators(specs: str, attrs: dict[str, str], on: str, where: str) -> list[Validator]:
-    on_fail_by_name: dict[str, str] = {}
-    for key, value in attrs.items():
-        if key.startswith("on-fail-"):
-            target = key.removeprefix("on-fail-")
-            on_fail_by_name[_canonical(target, where)] = value
-    out = []
-    for raw in specs.split(";"):
-        raw = raw.strip()
-        if not raw:
+def spec_error(e: ValidationError, source: Source) -> ConfigError:
+    """One error, a line per problem, for a spec that does not validate."""
+    lines: list[str] = []
+    unknown: UnknownPluginError | None = None
+    extra: dict[Loc, list[str | int]] = {}
+    for err in e.errors():
+        loc = (*err["loc"], *(err.get("ctx") or {}).get("at", ()))
+        if err["type"] == "extra_forbidden":
+            extra.setdefault(loc[:-1], []).append(loc[-1])
             continue
-        name, _, argtext = raw.partition(":")
-        canon = _canonical(name.strip(), where)
-        args = _rail_args(canon, argtext.strip(), where)
-        action = on_fail_by_name.pop(canon, "fix")
-        try:
-            out.append(Validator(canon, on=on, on_fail=action, **args))  # type: ignore[arg-type]
-        except ConfigError as e:
-            raise _located(e, f"{where}: validator {raw!r}") from None
-    if on_fail_by_name:
-        raise ConfigError(f"{where}: on-fail given for validators not listed: {', '.join(on_fail_by_name)}")
-    return out
+        if err["type"] == "unknown_validator":
+            unknown = unknown or err["ctx"]["error"]
+        lines.append(f"{source.at(loc)}: {_problem(err)}")
+    for parent, keys in extra.items():
+        lines.append(f"{source.at((*parent, keys[0]))}: {_unknown_keys(parent, keys)}")
+    message = "\n".join(lines)
+    if unknown is not None:  # keep the type, for callers that catch UnknownPluginError
+        unknown.args = (message,)
+        return unknown
+    return ConfigError(message)
 
 
-def _canonical(name: str, where: str) -> str:
-    candidates = (name, name.replace("-", "_"), name.replace("_", "-"))
-    for c in candidates:
-        if c in detectors:
-            return detectors.resolve_name(c)
-    try:
-        return detectors.resolve_name(name)
-    except ConfigError as e:
-        raise _located(e, where) from None
+def _problem(err: Any) -> str:
+    if err["type"] == "literal_error":
+        return f"{err['msg']}; got {err['input']!r}"
+    if err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping, got {type(err['input']).__name__}"
+    if err["type"] == "list_type":
+        return f"expected a list, got {type(err['input']).__name__} (write a list: [{err['input']}])"
+    return str(err["msg"])
 
 
-def _located(e: ConfigError, where: str) -> ConfigError:
-    """The same error (same type, for callers that catch UnknownPluginError) prefixed with where."""
+def _unknown_keys(parent: Loc, keys: list[Any]) -> str:
+    if parent == ("settings",):
+        return f"unknown settings {sorted(keys)}; known settings: {', '.join(GuardConfig.model_fields)}"
+    if not parent:
+        return f"unknown keys {sorted(keys)}; a spec has {', '.join(GuardSpec.model_fields)}"
+    return f"unknown keys {sorted(keys)}; a validator has {', '.join(ValidatorSpec.model_fields)} and its arguments"
+
+
+def located(e: ConfigError, where: str) -> ConfigError:
+    """The same error (same type, for callers that catch UnknownPluginError) prefixed with ``where``."""
     e.args = (f"{where}: {e.args[0] if e.args else e}", *e.args[1:])
     return e
 
 
-def _rail_args(canon: str, argtext: str, where: str) -> dict[str, Any]:
-    if not argtext:
-        return {}
-    if "=" in argtext and not argtext.startswith(("^", "(")):
-        out = {}
-        for part in argtext.split():
-            key, sep, value = part.partition("=")
-            if not sep:
-                raise ConfigError(f"{where}: mix of positional and key=value arguments in {argtext!r}")
-            out[key] = _literal(value)
-        return out
-    names = POSITIONAL.get(canon)
-    if not names:
-        raise ConfigError(f"{where}: {canon} takes key=value arguments, e.g. '{canon}: threshold=0.7'")
-    if names == ("regex",):
-        return {"regex": argtext}
-    if names == ("words",) or names == ("entities",):
-        items = [w.strip() for w in argtext.replace(",", " ").split() if w.strip()]
-        return {names[0]: items}
-    values = argtext.split()
-    if len(values) > len(names):
-        raise ConfigError(f"{where}: {canon} takes at most {len(names)} positional arguments ({', '.join(names)})")
-    return {n: _literal(v) for n, v in zip(names, values, strict=False)}
-
-
-def _literal(value: str) -> Any:
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return value
-
-
-# -- YAML -------------------------------------------------------------------------------------------
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping, for error messages."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = {str(k): v for k, v in loader.construct_mapping(node, deep=True).items()}
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def guard_from_yaml(spec: str | os.PathLike[str], **kwargs: Any) -> Guard:
-    inline = isinstance(spec, str) and ("\n" in spec or ":" in spec) and Path(spec).suffix not in (".yaml", ".yml")
-    text, where = _read(spec, "YAML", inline)
-    try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (_LineLoader is a SafeLoader)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{where}: not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: a guard spec is a mapping with input:, output: and settings:")
-    return guard_from_dict(data, where=where, **kwargs)
-
-
-def guard_from_dict(data: dict[str, Any], *, where: str = "<spec>", **kwargs: Any) -> Guard:
-    data = dict(data)
-    data.pop("__line__", None)
-    unknown = set(data) - {"input", "output", "settings", "name"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; a spec has name, settings, input, output")
-    settings = dict(data.get("settings") or {})
-    line = settings.pop("__line__", None)
-    bad = set(settings) - SETTINGS
-    if bad:
-        raise ConfigError(f"{where}:{line}: unknown settings {sorted(bad)}; known: {', '.join(sorted(SETTINGS))}")
-    if "name" in data:
-        settings["name"] = data["name"]
-    guard = Guard(**{**settings, **kwargs})
-    for rail in ("input", "output"):
-        items = data.get(rail) or []
-        if not isinstance(items, list):
-            raise ConfigError(f"{where}: {rail}: must be a list of validators")
-        for item in items:
-            guard.use(_yaml_validator(item, rail, where))
-    if not guard.validators:
-        raise ConfigError(f"{where}: the spec lists no validators under input: or output:")
+# -- building ---------------------------------------------------------------------------------------
+def build_guard(
+    spec: GuardSpec | Mapping[str, Any], guard_cls: type[G], *, source: Source | None = None, **overrides: Any
+) -> G:
+    """A guard of class ``guard_cls`` from ``spec``; ``overrides`` are the class's keyword arguments that a
+    spec cannot hold (``escalate_to=``) or that replace the spec's settings."""
+    source = source or Source()
+    spec = parse_spec(spec, source)
+    guard = guard_cls(**{"name": spec.name, **spec.settings.model_dump(), **overrides})
+    rails: tuple[tuple[Rail, list[ValidatorSpec]], ...] = (("input", spec.input), ("output", spec.output))
+    for rail, items in rails:
+        for i, item in enumerate(items):
+            try:
+                guard.use(Validator(item.validator, on=rail, on_fail=item.on_fail, **item.detector_args()))
+            except ConfigError as e:
+                raise located(e, source.at((rail, i))) from None
     return guard
 
 
-def _yaml_validator(item: Any, rail: str, where: str) -> Validator:
-    if isinstance(item, str):
-        name, args, line = item, {}, "?"
-    elif isinstance(item, dict):
-        args = dict(item)
-        line = args.pop("__line__", "?")
-        if "validator" in args or "name" in args:
-            name = args.pop("validator", None) or args.pop("name")
-        elif len(args) == 1:  # {toxicity: {threshold: 0.8}} form
-            name, inner = next(iter(args.items()))
-            args = dict(inner or {})
-            args.pop("__line__", None)
-        else:
-            raise ConfigError(f"{where}:{line}: a validator needs 'validator: NAME'")
-    else:
-        raise ConfigError(f"{where}: {rail}: each validator is a name or a mapping, not {type(item).__name__}")
-    on_fail = args.pop("on_fail", "fix")
-    try:
-        return Validator(str(name), on=rail, on_fail=on_fail, **args)  # type: ignore[arg-type]
-    except ConfigError as e:
-        raise _located(e, f"{where}:{line}") from None
-
-
-def guard_from_file(path: str | os.PathLike[str], **kwargs: Any) -> Guard:
-    suffix = Path(path).suffix.lower()
-    if suffix in (".rail", ".xml"):
-        return guard_from_rail(path, **kwargs)
-    if suffix in (".yaml", ".yml"):
-        return guard_from_yaml(path, **kwargs)
-    raise ConfigError(f"{path}: guard specs are .rail/.xml (RAIL) or .yaml/.yml files")
+DEFAULT_SPEC: dict[str, Any] = {
+    "name": "alignkit-default",
+    "input": [
+        {"validator": "jailbreak", "on_fail": "refrain"},
+        {"validator": "prompt_injection", "on_fail": "refrain"},
+        {"validator": "harmful_request", "on_fail": "refrain"},
+    ],
+    "output": [
+        {"validator": "toxicity", "on_fail": "fix"},
+        {"validator": "pii", "on_fail": "fix"},
+        {"validator": "secrets", "on_fail": "fix"},
+    ],
+}
+"""alignkit's default guard: refuse jailbreaks, injections and harmful requests on the way in; mask
+toxicity and redact PII and secrets on the way out."""

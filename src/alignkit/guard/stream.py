@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from alignkit.guard.guard import Guard
+from alignkit.guard.guard import BaseGuard
 from alignkit.guard.outcome import GuardValidationError, ValidationResult
 
 STOPPED_NOTE = "\n[The rest of this answer was withheld by a safety check.]"
 
 
 class _Streamer:
-    def __init__(self, guard: Guard, holdback: int, check_every: int) -> None:
+    def __init__(self, guard: BaseGuard, holdback: int, check_every: int) -> None:
         self.guard, self.holdback, self.check_every = guard, holdback, max(1, check_every)
         self.buffer = ""
         self.shown = ""
@@ -60,7 +60,9 @@ class _Streamer:
         return out
 
 
-def stream_validate(guard: Guard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> Iterator[str]:
+def stream_validate(
+    guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64
+) -> Iterator[str]:
     """Yield the validated answer as ``chunks`` arrive (see the module docstring)."""
     s = _Streamer(guard, holdback, check_every)
     for chunk in chunks:
@@ -75,7 +77,7 @@ def stream_validate(guard: Guard, chunks: Iterable[str], *, holdback: int = 48, 
 
 
 async def astream_validate(
-    guard: Guard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
+    guard: BaseGuard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
 ) -> AsyncIterator[str]:
     """Async form of :func:`stream_validate`."""
     s = _Streamer(guard, holdback, check_every)
