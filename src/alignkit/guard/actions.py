@@ -34,6 +34,7 @@ def filter_out(text: str, verdict: Verdict) -> str:
 
 
 def reask_instruction(failures: list[Verdict]) -> str:
+    """The message that re-prompts the model after ``failures``: what failed and what to do instead."""
     reasons = "; ".join(f"{v.detector}: {v.reason or v.label or 'failed'}" for v in failures)
     return (
         "Your previous answer did not pass the safety checks "

@@ -1,4 +1,8 @@
-"""The Guard: validators on a model's input and output, with an action for each failure.
+"""The guard's engine: validators on a model's input and output, with an action for each failure.
+
+:class:`BaseGuard` holds the validators and runs them; :class:`alignkit.guard.Guard` (in
+:mod:`alignkit.guard.api`) adds the constructors from specs, streaming and wrapping. Those modules
+import this one; this one imports none of them.
 
     guard = Guard().use("jailbreak", on="input", on_fail="refrain").use("pii", on_fail="fix")
     outcome = guard(model, "My email is ann@example.com, summarise it")
@@ -108,9 +112,11 @@ class BaseGuard:
         self.validators.append(v)
 
     def rail(self, on: Rail) -> list[Validator]:
+        """The validators on one rail, in the order they run."""
         return [v for v in self.validators if v.on == on]
 
     def describe(self) -> dict[str, Any]:
+        """The guard as JSON-able data: its name, reask bound and each validator's detector spec and action."""
         return {
             "name": self.name,
             "max_reasks": self.max_reasks,
@@ -134,6 +140,7 @@ class BaseGuard:
     async def avalidate_batch(
         self, texts: Sequence[str], on: Rail = "output", *, raise_on_exception: bool = True
     ) -> list[ValidationResult]:
+        """Async form of :meth:`validate_batch`; the rail's detectors score the batch concurrently."""
         validators = self.rail(on)
         columns = await asyncio.gather(*(v.detector.adetect_batch(texts) for v in validators))
         return [
@@ -225,9 +232,11 @@ class BaseGuard:
         return run_sync(self.acall(llm, prompt, **gen))
 
     async def acall(self, llm: Model | Callable[..., Any], prompt: Prompt | None = None, **gen: Any) -> GuardOutcome:
+        """Async form of ``guard(llm, prompt)``."""
         return (await self.acall_batch(llm, [self._prompt(prompt)], **gen))[0]
 
     def call_batch(self, llm: Model | Callable[..., Any], prompts: Sequence[Prompt], **gen: Any) -> list[GuardOutcome]:
+        """Guard many calls at once (see :meth:`acall_batch`)."""
         return run_sync(self.acall_batch(llm, prompts, **gen))
 
     def _prompt(self, prompt: Prompt | None) -> Prompt:

@@ -34,6 +34,7 @@ class ValidationResult:
 
     @property
     def failures(self) -> list[Verdict]:
+        """The verdicts that flagged the text."""
         return [v for v in self.verdicts if v.flagged]
 
 
@@ -55,6 +56,7 @@ class GuardOutcome:
 
     @property
     def text(self) -> str:
+        """The text to show the user ("" when there is none)."""
         return self.validated_output or ""
 
     def __str__(self) -> str:
@@ -62,9 +64,11 @@ class GuardOutcome:
 
     @property
     def failures(self) -> list[Verdict]:
+        """The verdicts that flagged the input or the output."""
         return [v for v in (*self.input_verdicts, *self.output_verdicts) if v.flagged]
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON-able data (for completion metadata and logs)."""
         return {
             "prompt": self.prompt,
             "validated_output": self.validated_output,

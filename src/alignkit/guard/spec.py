@@ -265,11 +265,10 @@ def _problem(err: Any) -> str:
 
 
 def _unknown_keys(parent: Loc, keys: list[Any]) -> str:
+    """Unknown keys of the spec or its settings (a validator's unknown keys are unknown arguments)."""
     if parent == ("settings",):
         return f"unknown settings {sorted(keys)}; known settings: {', '.join(GuardConfig.model_fields)}"
-    if not parent:
-        return f"unknown keys {sorted(keys)}; a spec has {', '.join(GuardSpec.model_fields)}"
-    return f"unknown keys {sorted(keys)}; a validator has {', '.join(ValidatorSpec.model_fields)} and its arguments"
+    return f"unknown keys {sorted(keys)}; a spec has {', '.join(GuardSpec.model_fields)}"
 
 
 def located(e: ConfigError, where: str) -> ConfigError:

@@ -63,7 +63,9 @@ class _Streamer:
 def stream_validate(
     guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64
 ) -> Iterator[str]:
-    """Yield the validated answer as ``chunks`` arrive (see the module docstring)."""
+    """Yield the validated answer as ``chunks`` arrive (see the module docstring).
+
+    Sync/async twin of :func:`astream_validate` (declared boilerplate: the loops differ only in ``async``)."""
     s = _Streamer(guard, holdback, check_every)
     for chunk in chunks:
         out = s.feed(chunk)
@@ -79,7 +81,7 @@ def stream_validate(
 async def astream_validate(
     guard: BaseGuard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
 ) -> AsyncIterator[str]:
-    """Async form of :func:`stream_validate`."""
+    """Async form of :func:`stream_validate` (its sync/async twin)."""
     s = _Streamer(guard, holdback, check_every)
     async for chunk in chunks:
         out = s.feed(chunk)

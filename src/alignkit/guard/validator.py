@@ -58,7 +58,9 @@ class Validator:
 
     @property
     def action_name(self) -> str:
+        """The on-fail action's name (a custom action's function name)."""
         return self.on_fail if isinstance(self.on_fail, str) else getattr(self.on_fail, "__name__", "custom")
 
     def describe(self) -> dict[str, Any]:
+        """The validator as JSON-able data: detector spec, rail and action."""
         return {"detector": self.detector.spec, "on": self.on, "on_fail": self.action_name}
