@@ -8,13 +8,20 @@ refusing everything shows up as such in the over-refusal column.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import click
+from rich.console import Console
 
-from alignkit.cli.options import load_model, progress_updater
+from alignkit.cli.options import load_model
+from alignkit.cli.redteam import print_summary, scan_with_progress
+from alignkit.guard import Guard
+from alignkit.redteam.engine import ScanConfig, plan
+from alignkit.redteam.judge import Judge
+from alignkit.redteam.probes import builtin_probes, sample_probes
+from alignkit.redteam.report import summarize, to_html
+from alignkit.redteam.store import RunStore
 
 
 @click.command()
@@ -44,17 +51,6 @@ from alignkit.cli.options import load_model, progress_updater
 @click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Provider argument.")
 def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str, model_args: tuple[str, ...]) -> None:
     """Red-team a model bare and guarded; print the side-by-side table and write the HTML report."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from alignkit.cli.redteam import print_summary
-    from alignkit.guard import Guard
-    from alignkit.redteam.engine import ScanConfig, plan, run_scan
-    from alignkit.redteam.judge import Judge
-    from alignkit.redteam.probes import builtin_probes, sample_probes
-    from alignkit.redteam.report import summarize, to_html
-    from alignkit.redteam.store import RunStore
-
     console = Console()
     t0 = time.perf_counter()
     model = load_model(model_spec, model_args)
@@ -71,26 +67,8 @@ def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str,
     with RunStore(out / "runs.db") as store:
         for name, target in (("bare", model), ("guarded", guarded)):
             run_id = f"{name}-{stamp}"
-            with Progress(
-                TextColumn(f"red-teaming {name:8}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task(name, total=len(attempts))
-                asyncio.run(
-                    run_scan(
-                        target,
-                        attempts,
-                        judge=judge,
-                        store=store,
-                        run_id=run_id,
-                        config=cfg,
-                        on_progress=progress_updater(bar, task),
-                    )
-                )
+            label = f"red-teaming {name:8}"
+            scan_with_progress(target, attempts, label, console, judge=judge, store=store, run_id=run_id, config=cfg)
             summaries[name] = (store.run_info(run_id), summarize(store.attempts(run_id)))
     print_summary(
         f"{model.info.spec}: bare vs guarded ({len(probes)} probes, seed {seed})",

@@ -1,4 +1,8 @@
-"""``alignkit redteam``: scan a model, judge responses gathered elsewhere, report and compare runs."""
+"""``alignkit redteam``: scan a model, judge responses gathered elsewhere, report and compare runs.
+
+Model strings become models here (the library takes models): the target, the attacker and the rubric
+grader's model are resolved with :func:`alignkit.cli.options.load_model` and passed in.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,28 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from alignkit.cli.options import load_model, progress_updater
+from alignkit.core.errors import ConfigError
+from alignkit.core.jsonl import JsonlWriter, iter_json_objects
+from alignkit.core.model import Model
+from alignkit.guard import Guard
+from alignkit.redteam.base import Attack, Attempt, Probe, attacks
+from alignkit.redteam.engine import ScanConfig, ScanResult, plan, run_scan
+from alignkit.redteam.judge import Judge, Mode, RubricGrader
+from alignkit.redteam.loaders import load_probes
+from alignkit.redteam.probes import builtin_probes, sample_probes
+from alignkit.redteam.report import Summary, summarize, to_html, to_json, to_junit, to_sarif
+from alignkit.redteam.report import diff as diff_runs
+from alignkit.redteam.store import RunStore
 
 
 @click.group()
@@ -20,18 +39,16 @@ def redteam() -> None:
     """Red teaming: systematic attack scans with trustworthy judges."""
 
 
-def _judge(judge_model: str | None, mode: str = "compliance") -> Any:
-    from alignkit.redteam.judge import Judge, RubricJudge
-
-    rubric = RubricJudge(load_model(judge_model, ())) if judge_model else None
-    return Judge(rubric=rubric, mode=mode)  # type: ignore[arg-type]
+def _judge(judge_model: str | None, mode: str = "compliance") -> Judge:
+    """The judge, with a rubric grader when a grading model is named."""
+    grader = RubricGrader(load_model(judge_model, ())) if judge_model else None
+    return Judge(rubric=grader, mode=cast(Mode, mode))
 
 
 def _write_outputs(
-    store: Any, run_id: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
-) -> Any:
-    from alignkit.redteam.report import summarize, to_html, to_json, to_junit, to_sarif
-
+    store: RunStore, run_id: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
+) -> Summary:
+    """Write the reports asked for; the run's summary."""
     run = store.run_info(run_id)
     rows = list(store.attempts(run_id))
     summary = summarize(rows)
@@ -49,11 +66,8 @@ def _write_outputs(
     return summary
 
 
-def print_summary(title: str, summaries: dict[str, Any]) -> None:
+def print_summary(title: str, summaries: dict[str, Summary]) -> None:
     """A table of attack success and over-refusal per category, one column pair per run."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=title)
     table.add_column("category")
     for name in summaries:
@@ -72,6 +86,16 @@ def print_summary(title: str, summaries: dict[str, Any]) -> None:
         table.add_row(*row)
     table.add_row(*["all"] + [x for s in summaries.values() for x in (cell(s.asr), cell(s.over_refusal))], style="bold")
     Console().print(table)
+
+
+def scan_with_progress(
+    target: Model, attempts: Sequence[Attempt], label: str, console: Console | None = None, **scan: Any
+) -> ScanResult:
+    """:func:`run_scan` under a transient progress bar; ``scan``: its keyword arguments."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=len(attempts))
+        return asyncio.run(run_scan(target, attempts, on_progress=progress_updater(bar, task), **scan))
 
 
 @redteam.command()
@@ -98,11 +122,13 @@ def print_summary(title: str, summaries: dict[str, Any]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--attacks",
+    "attack_names",
     default="static",
     show_default=True,
-    help="Comma-separated: static (probes x converters), crescendo (multi-turn), pair (needs --attacker).",
+    help=f"Comma-separated attacks: {', '.join(attacks.names())} (static: probes x converters; crescendo: "
+    "multi-turn; pair: attacker-model refinement, needs --attacker).",
 )
-@click.option("--attacker", help="Attacker model for crescendo/pair (any model string).")
+@click.option("--attacker", help="Attacker model for the attacks that use one (any model string).")
 @click.option("--guard", "guard_spec", help="Scan the target behind a guard: 'default' or a .rail/.yaml spec.")
 @click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
 @click.option("--store", "store_path", default="alignkit-runs.db", show_default=True, help="SQLite run store.")
@@ -127,7 +153,7 @@ def scan(
     converters: str,
     sample: int | None,
     seed: int,
-    attacks: str,
+    attack_names: str,
     attacker: str | None,
     guard_spec: str | None,
     judge_model: str | None,
@@ -155,21 +181,10 @@ def scan(
       alignkit redteam scan openai/my-model -M base_url=http://127.0.0.1:8000/v1 --converters none,base64
       alignkit redteam scan smollm2 --guard default --fail-above 0.1 --junit redteam.xml
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from alignkit.redteam.engine import ScanConfig, plan, run_scan
-    from alignkit.redteam.store import RunStore
-
     probes = collect_probes(probe_sources, probe_format, categories, sample, seed)
-    if target.startswith("openai/") and not any(a.startswith("max_concurrency=") for a in model_args):
-        # The provider's own cap (64) would otherwise hold a scan at a higher --concurrency.
-        model_args = (*model_args, f"max_concurrency={concurrency}")
-    model = load_model(target, model_args)
-    if guard_spec:
-        from alignkit.guard import Guard
-
-        model = (Guard.default() if guard_spec == "default" else Guard.from_file(guard_spec)).wrap(model)
-    attempts = plan(probes, [c for c in converters.split(",") if c.strip()], seed)
+    chosen = build_attacks(attack_names, attacker)
+    model = _scan_target(target, model_args, guard_spec, concurrency)
+    attempts = plan(probes, [c for c in converters.split(",") if c.strip()], seed, attacks=chosen)
     cfg = ScanConfig(
         concurrency=concurrency,
         batch_size=batch_size,
@@ -179,65 +194,18 @@ def scan(
         max_tokens=max_tokens,
     )
     run_id = run_id or f"{target.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    with (
-        RunStore(store_path) as store,
-        Progress(
-            TextColumn(f"scanning {model.info.spec}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-        ) as bar,
-    ):
-        task = bar.add_task("scan", total=len(attempts))
-        kinds = [a.strip() for a in attacks.split(",") if a.strip()]
-        unknown = set(kinds) - {"static", "crescendo", "pair"}
-        if unknown:
-            raise click.UsageError(f"unknown attack(s) {sorted(unknown)}; use static, crescendo, pair")
-        if "pair" in kinds and not attacker:
-            raise click.UsageError("--attacks pair needs --attacker MODEL")
-        the_judge = _judge(judge_model)
-
-        progress = progress_updater(bar, task)
-        result = asyncio.run(
-            run_scan(
-                model,
-                attempts if "static" in kinds else [],
-                judge=the_judge,
-                store=store,
-                run_id=run_id,
-                config=cfg,
-                resume=resume,
-                on_progress=progress,
-                extra_config={
-                    "probes": list(probe_sources),
-                    "converters": converters,
-                    "sample": sample,
-                    "attacks": kinds,
-                },
-            )
+    with RunStore(store_path) as store:
+        result = scan_with_progress(
+            model,
+            attempts,
+            f"scanning {model.info.spec}",
+            judge=_judge(judge_model),
+            store=store,
+            run_id=run_id,
+            config=cfg,
+            resume=resume,
+            extra_config={"probes": list(probe_sources), "converters": converters, "sample": sample},
         )
-        attacker_model = load_model(attacker, ()) if attacker else None
-        for kind in kinds:
-            if kind == "static":
-                continue
-            from alignkit.redteam.attacks import run_attack
-
-            extra = asyncio.run(
-                run_attack(
-                    kind,
-                    model,
-                    probes,
-                    judge=the_judge,
-                    store=store,
-                    run_id=run_id,
-                    attacker=attacker_model,
-                    config=cfg,
-                    resume=True,
-                    on_progress=progress,
-                )
-            )
-            result.rows += extra.rows
         summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
     print_summary(f"{model.info.spec} (run {run_id})", {"target": summary})
     rate = f"{len(result.rows)} attempts in {result.seconds:.1f} s" + (
@@ -252,13 +220,39 @@ def scan(
         sys.exit(1)
 
 
+def build_attacks(names: str, attacker: str | None) -> list[Attack]:
+    """The attacks named (comma-separated, from the attack registry), the attacker model passed to those
+    that use one."""
+    kinds = [a.strip() for a in names.split(",") if a.strip()]
+    unknown = sorted(k for k in kinds if k not in attacks)
+    if unknown:
+        raise click.UsageError(f"unknown attack(s) {unknown}; use {', '.join(attacks.names())}")
+    attacker_model = load_model(attacker, ()) if attacker else None
+    built = []
+    for kind in kinds:
+        cls = attacks.get(kind)
+        try:
+            built.append(cls(attacker=attacker_model) if cls.uses_attacker else cls())
+        except ConfigError as e:
+            raise click.UsageError(f"--attacks {kind}: {e}") from None
+    return built
+
+
+def _scan_target(target: str, model_args: tuple[str, ...], guard_spec: str | None, concurrency: int) -> Model:
+    """The model to scan, behind the guard when one is named."""
+    if target.startswith("openai/") and not any(a.startswith("max_concurrency=") for a in model_args):
+        # The provider's own cap (64) would otherwise hold a scan at a higher --concurrency.
+        model_args = (*model_args, f"max_concurrency={concurrency}")
+    model = load_model(target, model_args)
+    if not guard_spec:
+        return model
+    return (Guard.default() if guard_spec == "default" else Guard.from_file(guard_spec)).wrap(model)
+
+
 def collect_probes(
     sources: tuple[str, ...], fmt: str | None, categories: str | None, sample: int | None, seed: int
-) -> list[Any]:
-    from alignkit.core.errors import ConfigError
-    from alignkit.redteam.loaders import load_probes
-    from alignkit.redteam.probes import builtin_probes, sample_probes
-
+) -> list[Probe]:
+    """The probes of every source ('builtin' or a file), filtered by category and sampled."""
     wanted = [c.strip() for c in categories.split(",")] if categories else None
     probes = []
     for src in sources:
@@ -301,9 +295,6 @@ def judge(
     mode: str,
 ) -> None:
     """Judge responses gathered elsewhere; adds refused, harmful, score, reason (and status, evidence)."""
-    from alignkit.core.errors import ConfigError
-    from alignkit.core.jsonl import JsonlWriter, iter_json_objects
-
     j = _judge(judge_model, mode)
     rows = []
     for lineno, row in iter_json_objects(input_path):
@@ -317,14 +308,7 @@ def judge(
             part = rows[start : start + 64]
             verdicts = asyncio.run(j.ajudge([(str(r[prompt_field]), r[response_field], None, None) for r in part]))
             for r, v in zip(part, verdicts, strict=True):
-                r.update(
-                    refused=v.refused,
-                    harmful=v.harmful,
-                    score=v.score,
-                    reason=v.reason,
-                    status=v.status,
-                    evidence=v.evidence,
-                )
+                r.update({k: x for k, x in v.to_dict().items() if k != "success"})  # success: see --label-field
                 if label_field and label_field in r:
                     total += 1
                     agree += bool(r[label_field]) == v.success
@@ -343,9 +327,6 @@ def judge(
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when B has attacks that A resisted.")
 def diff(run_a: str, run_b: str, store_path: str, as_json: bool, fail_on_regression: bool) -> None:
     """Compare two runs (e.g. two model versions): rates per category, regressions and fixes."""
-    from alignkit.redteam.report import diff as diff_runs
-    from alignkit.redteam.store import RunStore
-
     with RunStore(store_path) as store:
         d = diff_runs(list(store.attempts(run_a)), list(store.attempts(run_b)))
     if as_json:
@@ -371,8 +352,6 @@ def report(
     run_id: str, store_path: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
 ) -> None:
     """Write reports for a stored run."""
-    from alignkit.redteam.store import RunStore
-
     with RunStore(store_path) as store:
         summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
     print_summary(run_id, {run_id: summary})

@@ -2,17 +2,38 @@
 
 - probes (what to ask, by hazard category, with benign look-alikes), loaders for public sets;
 - converters (how to disguise it), stackable;
-- attacks: static (probes x converters), multi-turn escalation, attacker-model refinement;
-- the judge: refusal + harm detectors (+ an LLM rubric), never fooled by empty, echoed or failed answers;
-- the engine: async, concurrent, resumable, stored in SQLite as results arrive;
+- attacks, registered like converters (``@attack``): static (probes x converters), multi-turn
+  escalation (crescendo), attacker-model refinement (PAIR);
+- the judge: refusal + harm detectors (+ an LLM rubric grader, ``RubricGrader``; ``RubricJudge`` is its
+  former name, kept as an alias), never fooled by empty, echoed or failed answers;
+- the engine, the one driver for every attack: async, concurrent, resumable, stored in SQLite as
+  results arrive;
 - reports: rates with confidence intervals, HTML, JSON, JUnit XML, SARIF, run diffs.
 """
 
-from alignkit.redteam.base import CATEGORIES, Converter, Probe, Stack, converter, converters, get_converter, parse_stack
-from alignkit.redteam.converters import all_converters
-from alignkit.redteam.engine import Attempt, ScanConfig, ScanResult, attempt_key, plan, run_scan
+from alignkit.redteam.attacks import Crescendo, Pair, Static
+from alignkit.redteam.base import (
+    CATEGORIES,
+    Attack,
+    AttackConfig,
+    Attempt,
+    Converter,
+    Outcome,
+    Probe,
+    Session,
+    Stack,
+    attack,
+    attacks,
+    attempt_key,
+    converter,
+    converters,
+    get_attack,
+    get_converter,
+    parse_stack,
+)
+from alignkit.redteam.engine import ScanConfig, ScanResult, attempt_row, plan, run_scan
 from alignkit.redteam.guide import VulnerabilityLog, is_harmful, judge_response, log_vulnerability
-from alignkit.redteam.judge import Judge, Judgement, RubricJudge, strip_echo
+from alignkit.redteam.judge import Judge, Judgement, RubricGrader, RubricJudge, strip_echo
 from alignkit.redteam.loaders import load_probes
 from alignkit.redteam.probes import builtin_probes, sample_probes
 from alignkit.redteam.report import Summary, diff, summarize, to_html, to_json, to_junit, to_sarif, wilson
@@ -20,25 +41,36 @@ from alignkit.redteam.store import AttemptRow, RunStore
 
 __all__ = [
     "CATEGORIES",
+    "Attack",
+    "AttackConfig",
     "Attempt",
     "AttemptRow",
     "Converter",
+    "Crescendo",
     "Judge",
     "Judgement",
+    "Outcome",
+    "Pair",
     "Probe",
+    "RubricGrader",
     "RubricJudge",
     "RunStore",
     "ScanConfig",
     "ScanResult",
+    "Session",
     "Stack",
+    "Static",
     "Summary",
     "VulnerabilityLog",
-    "all_converters",
+    "attack",
+    "attacks",
     "attempt_key",
+    "attempt_row",
     "builtin_probes",
     "converter",
     "converters",
     "diff",
+    "get_attack",
     "get_converter",
     "is_harmful",
     "judge_response",

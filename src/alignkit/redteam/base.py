@@ -1,22 +1,32 @@
-"""The red team's vocabulary: probes (what to ask), converters (how to disguise it) and their registries.
+"""The red team's vocabulary: probes (what to ask), converters (how to disguise it), attacks (how the
+conversation with the target goes) and their registries.
 
 A :class:`Probe` is one test prompt with its hazard category, severity and the behaviour expected of a
 safe model: ``refuse`` for a harmful request, ``comply`` for its benign look-alike ("How do I kill a
 Python process?"), so a scan measures attack success and over-refusal side by side. A
-:class:`Converter` rewrites a prompt (base64, role-play, ...); converters stack.
+:class:`Converter` rewrites a prompt (base64, role-play, ...); converters stack. An :class:`Attack`
+turns probes into :class:`Attempt` s (``plan``) and produces the :class:`Outcome` of one (``run``),
+talking to the target only through the :class:`Session` the scan engine hands it: the engine owns
+concurrency, retries, judging, storage and resume for every attack.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import Field
 
+from alignkit.core.completion import Completion
 from alignkit.core.errors import ConfigError
+from alignkit.core.messages import Message
 from alignkit.core.records import Record
+from alignkit.redteam.judge import Judgement
+from alignkit.redteam.models import ModelLike, as_model
 from alignkit.registry import Registry
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -66,21 +76,33 @@ class Probe(Record):
 
     @property
     def harmful(self) -> bool:
+        """True for a harmful request (a safe model refuses it), False for a benign look-alike."""
         return self.expected == "refuse"
 
     @property
     def owasp(self) -> str | None:
+        """The OWASP Top 10 for LLM applications risk this probe tests, if any."""
         return OWASP.get(self.category)
+
+    def messages(self, prompt: str | None = None) -> list[Message]:
+        """The conversation that sends ``prompt`` (default: the probe's own) under the probe's system prompt."""
+        system = [Message("system", self.system)] if self.system else []
+        return [*system, Message("user", self.prompt if prompt is None else prompt)]
 
 
 def check_category(category: str) -> str:
+    """``category`` if it is a key of :data:`CATEGORIES`, else a ConfigError listing them."""
     if category not in CATEGORIES:
         raise ConfigError(f"unknown category {category!r}; known: {', '.join(CATEGORIES)}")
     return category
 
 
 class Converter(ABC):
-    """Rewrites a prompt to disguise it. Randomness only through ``rng`` (seeded by the scan)."""
+    """Rewrites a prompt to disguise it. Randomness only through ``rng`` (seeded by the scan).
+
+    ``args`` are the constructor arguments that differ from the defaults (models recorded by their
+    spec); ``get_converter(name, **args)`` builds the same converter again.
+    """
 
     name: ClassVar[str] = "converter"
 
@@ -89,9 +111,15 @@ class Converter(ABC):
 
     @property
     def spec(self) -> str:
+        """The converter and its non-default arguments, as reports show it: ``leetspeak(rate=0.3)``."""
         if not self.args:
             return self.name
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in sorted(self.args.items()))})"
+
+    @property
+    def calls_model(self) -> bool:
+        """True when converting calls a model: a scan then converts inside its workers, not in ``plan``."""
+        return False
 
     @abstractmethod
     def convert(self, prompt: str, rng: random.Random) -> str:
@@ -133,14 +161,22 @@ class Stack(Converter):
 
     @property
     def spec(self) -> str:
+        """The parts' specs joined by ``+``, as ``parse_stack`` reads them."""
         return "+".join(p.spec for p in self.parts)
 
+    @property
+    def calls_model(self) -> bool:
+        """True when any part calls a model."""
+        return any(p.calls_model for p in self.parts)
+
     def convert(self, prompt: str, rng: random.Random) -> str:
+        """Each part's conversion of the previous part's output."""
         for p in self.parts:
             prompt = p.convert(prompt, rng)
         return prompt
 
     async def aconvert(self, prompt: str, rng: random.Random) -> str:
+        """Async form of :meth:`convert`."""
         for p in self.parts:
             prompt = await p.aconvert(prompt, rng)
         return prompt
@@ -155,3 +191,140 @@ def parse_stack(spec: str | Converter) -> Converter:
         return get_converter("identity")
     parts = [get_converter(n) for n in names]
     return parts[0] if len(parts) == 1 else Stack(parts)
+
+
+# -- attacks ----------------------------------------------------------------------------------------
+def attempt_key(probe_id: str, converter: str, attack: str = "static") -> str:
+    """The stable key of an attempt in the run store (resume and diff rely on it)."""
+    return f"{probe_id}|{converter}|{attack}"
+
+
+def attempt_rng(seed: int, key: str) -> random.Random:
+    """The random generator a converter draws from for one attempt: the same whatever the scheduling."""
+    return random.Random(f"{seed}:{key}")  # noqa: S311 (reproducible disguise, not secrecy)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One unit of a scan: a probe, disguised by a converter stack, under one attack.
+
+    ``prompt`` is the converted prompt, or None where the stack calls a model: the scan converts it
+    then, inside its workers (:meth:`render`).
+    """
+
+    key: str
+    probe: Probe
+    converter: str  # the converter stack's spec
+    prompt: str | None
+    attack: Attack
+    stack: Converter | None = field(default=None, compare=False, repr=False)
+    seed: int = 0
+
+    async def render(self) -> str:
+        """The prompt to send: ``prompt``, or the probe converted now (for converters that call a model)."""
+        if self.prompt is not None:
+            return self.prompt
+        if self.stack is None:
+            raise ConfigError(f"attempt {self.key!r} has neither a prompt nor a converter to make one")
+        return await self.stack.aconvert(self.probe.prompt, attempt_rng(self.seed, self.key))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an attack produced for one attempt: the last prompt sent, the target's answer to it, the
+    judgement where the attack judged it already (else the engine does), and the turns as evidence."""
+
+    prompt: str
+    answer: Completion
+    judgement: Judgement | None = None
+    turns: tuple[dict[str, Any], ...] | None = None
+
+
+class Session(Protocol):
+    """What the scan engine lends an attack for one attempt: the target behind the scan's concurrency,
+    retries and timeouts, and the scan's judge."""
+
+    async def ask(self, conversations: Sequence[Sequence[Message]]) -> list[Completion]:
+        """The target's answers; failures come back as failed completions, never as exceptions."""
+        ...
+
+    async def judge(self, items: Sequence[tuple[Probe, str, Completion]]) -> list[Judgement]:
+        """Judgements of ``(probe, prompt sent, answer)`` triples."""
+        ...
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """How the adaptive attacks run. Every default says why it is what it is."""
+
+    turns: int = 4  # crescendo conversation length: published crescendo attacks succeed in 3-5 turns
+    budget: int = 5  # PAIR target queries per probe; PAIR reports most successes within a few iterations
+    attacker_max_tokens: int = 256  # one attacker turn or prompt; longer ones rarely help
+
+    def __post_init__(self) -> None:
+        if self.turns < 1 or self.budget < 1 or self.attacker_max_tokens < 1:
+            raise ConfigError("attack turns, budget and attacker_max_tokens must be >= 1")
+
+
+class Attack(ABC):
+    """How the prompts for a probe are produced: one attempt per probe (and converter stack), whose
+    outcome :meth:`run` produces through the engine's :class:`Session`. An attack never schedules,
+    stores or resumes anything itself.
+
+    ``attacker``: the model that writes attack prompts, for attacks that use one (``uses_attacker``).
+    """
+
+    name: ClassVar[str] = "attack"
+    uses_attacker: ClassVar[bool] = False
+
+    def __init__(self, *, attacker: ModelLike | None = None, config: AttackConfig | None = None) -> None:
+        if attacker is not None and not self.uses_attacker:
+            raise ConfigError(f"the {self.name} attack uses no attacker model")
+        self.attacker = None if attacker is None else as_model(attacker, role="attacker")
+        self.config = config or AttackConfig()
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The configuration that differs from the defaults, and the attacker's spec."""
+        default = asdict(AttackConfig())
+        args = {k: v for k, v in asdict(self.config).items() if v != default[k]}
+        return {**args, "attacker": self.attacker.info.spec} if self.attacker else args
+
+    @property
+    def spec(self) -> str:
+        """The attack and its arguments, as the run store records it: ``crescendo(turns=3)``."""
+        if not self.args:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in sorted(self.args.items()))})"
+
+    def plan(self, probes: Sequence[Probe], converters: Sequence[str | Converter] = (), seed: int = 0) -> list[Attempt]:
+        """The attempts this attack makes: by default each harmful probe once, unconverted (benign
+        look-alikes are not attacked)."""
+        return [
+            Attempt(attempt_key(p.id, "identity", self.name), p, "identity", p.prompt, self, seed=seed)
+            for p in probes
+            if p.harmful
+        ]
+
+    @abstractmethod
+    async def run(self, attempt: Attempt, session: Session) -> Outcome:
+        """The outcome of one attempt."""
+
+    async def run_batch(self, attempts: Sequence[Attempt], session: Session) -> list[Outcome]:
+        """Outcomes of several attempts (the engine sends a chunk to natively batching targets); by
+        default they run concurrently, one :meth:`run` each."""
+        return list(await asyncio.gather(*(self.run(a, session) for a in attempts)))
+
+
+attacks: Registry[type[Attack]] = Registry("attack", builtin_modules=("alignkit.redteam.attacks",))
+
+
+def attack(name: str, *, aliases: Sequence[str] = (), description: str = "") -> Callable[[type[Attack]], type[Attack]]:
+    """Register an :class:`Attack` subclass under ``name``."""
+    return attacks.register(name, aliases=aliases, description=description)
+
+
+def get_attack(name: str, **args: Any) -> Attack:
+    """Build a registered attack by name (or alias): ``get_attack("pair", attacker=model)``."""
+    built: Attack = attacks.build(name, **args)
+    return built

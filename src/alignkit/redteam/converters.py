@@ -28,13 +28,8 @@ from typing import ClassVar
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ProviderError
-from alignkit.core.model import Model
-from alignkit.redteam.base import Converter, converter, converters
-
-
-def all_converters() -> list[str]:
-    """The names of every registered converter (built-in and from plugins), sorted."""
-    return converters.names()
+from alignkit.redteam.base import Converter, converter
+from alignkit.redteam.models import ModelLike, as_model
 
 
 def _rate(name: str, rate: float) -> float:
@@ -64,6 +59,7 @@ class _Encoding(Converter):
         self.instruct = instruct
 
     def encode(self, prompt: str) -> str:
+        """The payload: ``prompt`` encoded."""
         raise NotImplementedError
 
     def convert(self, prompt: str, rng: random.Random) -> str:
@@ -346,9 +342,10 @@ class ManyShot(Converter):
 # -- model-backed -----------------------------------------------------------------------------------
 @converter("translate", aliases=("translation",))
 class Translate(Converter):
-    """The request translated into ``language`` by ``model`` (an alignkit model or a model string).
+    """The request translated into ``language`` by ``model`` (an alignkit model or a function).
 
-    Low-resource languages often slip past safety training that was done mostly in English.
+    Low-resource languages often slip past safety training that was done mostly in English. A scan
+    translates inside its concurrent workers (:meth:`aconvert`), not while planning.
     """
 
     name = "translate"
@@ -357,24 +354,33 @@ class Translate(Converter):
         "quotes, notes or answers to the text itself.\n\n{prompt}"
     )
 
-    def __init__(self, model: Model | str | None = None, language: str = "French", max_tokens: int = 1024) -> None:
+    def __init__(self, model: ModelLike | None = None, language: str = "French", max_tokens: int = 1024) -> None:
         if model is None:
-            raise ConfigError("translate needs model=... (an alignkit model or a string like 'openai/gpt-4o-mini')")
-        if isinstance(model, str):
-            from alignkit.providers import get_model  # layer 1; the CLI names models by string
-
-            model = get_model(model)
-        super().__init__(model=model.info.spec, language=language)
-        self.model, self.language = model, language
+            raise ConfigError(
+                "translate needs model=... (an alignkit model, e.g. alignkit.get_model('openai/gpt-4o-mini'))"
+            )
+        self.model = as_model(model, role="translate model")
+        super().__init__(
+            model=self.model.info.spec, language=language, max_tokens=None if max_tokens == 1024 else max_tokens
+        )
+        self.language = language
         self.config = GenerateConfig(temperature=0.0, max_tokens=max_tokens)  # same text, same translation
 
+    @property
+    def calls_model(self) -> bool:
+        """True: translating calls the model."""
+        return True
+
     def request(self, prompt: str) -> str:
+        """What the model is asked."""
         return self.TEMPLATE.format(language=self.language, prompt=prompt)
 
     def convert(self, prompt: str, rng: random.Random) -> str:
+        """The translation (a blocking model call: scans use :meth:`aconvert`)."""
         return self._check(self.model.generate(self.request(prompt), self.config).text)
 
     async def aconvert(self, prompt: str, rng: random.Random) -> str:
+        """The translation, awaited."""
         return self._check((await self.model.agenerate(self.request(prompt), self.config)).text)
 
     def _check(self, text: str) -> str:

@@ -1,21 +1,24 @@
-"""The scan engine: probes x converters (x attacks) against a target, judged and stored as they finish.
+"""The scan engine: the one driver for every attack. Attempts (probes x converters under an attack) go
+to a target, are judged and stored as they finish.
 
 - Concurrency: at most ``concurrency`` prompts in flight. Targets that batch natively (local
-  transformers models) get chunks of ``batch_size`` prompts; remote endpoints get a sliding window of
-  single requests, so a slow answer never holds up the others.
+  transformers models) get chunks of ``batch_size`` attempts; remote endpoints get a sliding window of
+  single requests, so a slow answer never holds up the others. Converters that call a model convert
+  inside these workers, concurrently.
 - Failures: a request that errors or exceeds ``timeout_s`` is retried ``retries`` times with
   exponential backoff; after that it is stored as an error, which is never counted as a success.
 - Resumable: each attempt has a stable key; attempts already in the run store are skipped, so an
-  interrupted scan continues where it stopped and ends with the same rows as an uninterrupted one.
+  interrupted scan continues where it stopped and ends with the same rows as an uninterrupted one,
+  whichever attacks it runs.
 - Deterministic: converters draw from a random generator seeded by (seed, attempt key), so an
   attempt's prompt does not depend on scheduling order.
+- One row per attempt, built by :func:`attempt_row` alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,8 +29,10 @@ from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message
 from alignkit.core.model import Model
-from alignkit.redteam.base import Converter, Probe, parse_stack
+from alignkit.redteam.attacks import Static
+from alignkit.redteam.base import Attack, Attempt, Converter, Outcome, Probe
 from alignkit.redteam.judge import Judge, Judgement
+from alignkit.redteam.models import ModelLike, as_model
 from alignkit.redteam.store import AttemptRow, RunStore
 
 log = logging.getLogger(__name__)
@@ -51,17 +56,10 @@ class ScanConfig:
             raise ConfigError("concurrency and batch_size must be >= 1, retries >= 0, timeout_s > 0")
 
 
-@dataclass(frozen=True)
-class Attempt:
-    key: str
-    probe: Probe
-    converter: str
-    prompt: str  # after conversion
-    attack: str = "static"
-
-
 @dataclass
 class ScanResult:
+    """The rows a scan stored in this call (not those skipped on resume), and how long it took."""
+
     run_id: str
     target: str
     rows: list[AttemptRow] = field(default_factory=list)
@@ -69,80 +67,113 @@ class ScanResult:
     seconds: float = 0.0
 
 
-def attempt_key(probe_id: str, converter: str, attack: str = "static") -> str:
-    return f"{probe_id}|{converter}|{attack}"
+def plan(
+    probes: Sequence[Probe],
+    converters: Sequence[str | Converter] = ("none",),
+    seed: int = 0,
+    attacks: Sequence[Attack] = (),
+) -> list[Attempt]:
+    """The attempts of a scan: each attack's plan, in order (default: static, every probe under every
+    converter stack, with deterministically converted prompts)."""
+    return [a for attack in (attacks or [Static()]) for a in attack.plan(probes, converters, seed)]
 
 
-def plan(probes: Sequence[Probe], converters: Sequence[str | Converter], seed: int) -> list[Attempt]:
-    """Every probe under every converter stack, with deterministically converted prompts."""
-    stacks = [parse_stack(c) for c in converters] or [parse_stack("none")]
-    out = []
-    for stack in stacks:
-        for p in probes:
-            key = attempt_key(p.id, stack.spec)
-            rng = random.Random(f"{seed}:{key}")  # noqa: S311 (reproducible disguise, not secrecy)
-            out.append(Attempt(key, p, stack.spec, stack.convert(p.prompt, rng)))
-    return out
-
-
-def _conversation(a: Attempt) -> list[Message]:
-    msgs = [Message("system", a.probe.system)] if a.probe.system else []
-    return [*msgs, Message("user", a.prompt)]
-
-
-async def _call_with_retries(
-    target: Model, attempts: list[Attempt], gen: GenerateConfig, cfg: ScanConfig
-) -> list[Completion]:
-    """Answers for ``attempts``; failures retried with backoff, finally returned as failed completions."""
-    results: list[Completion | None] = [None] * len(attempts)
-    pending = list(range(len(attempts)))
-    for round_ in range(cfg.retries + 1):
-        try:
-            got = await asyncio.wait_for(
-                target.agenerate_batch([_conversation(attempts[i]) for i in pending], gen, on_error="record"),
-                timeout=cfg.timeout_s,
-            )
-        except TimeoutError:
-            got = [Completion.failed(target.info.spec, f"no answer within {cfg.timeout_s} s") for _ in pending]
-        except Exception as e:  # a provider bug must not kill the scan: record it per attempt
-            got = [Completion.failed(target.info.spec, f"{type(e).__name__}: {e}") for _ in pending]
-        failed = []
-        for i, c in zip(pending, got, strict=True):
-            results[i] = c
-            if not c.ok:
-                failed.append(i)
-        if not failed or round_ == cfg.retries:
-            break
-        await asyncio.sleep(cfg.backoff_s * 2**round_)
-        pending = failed
-    return [r if r is not None else Completion.failed(target.info.spec, "not attempted") for r in results]
-
-
-def _row(a: Attempt, c: Completion, j: Judgement) -> AttemptRow:
+def attempt_row(attempt: Attempt, outcome: Outcome, judgement: Judgement) -> AttemptRow:
+    """The stored row of a judged attempt: the only place a row is built."""
+    probe, answer = attempt.probe, outcome.answer
+    evidence = judgement.evidence if outcome.turns is None else {**judgement.evidence, "turns": list(outcome.turns)}
     return AttemptRow(
-        key=a.key,
-        probe_id=a.probe.id,
-        category=a.probe.category,
-        expected=a.probe.expected,
-        severity=a.probe.severity,
-        converter=a.converter,
-        attack=a.attack,
-        prompt=a.prompt,
-        response=c.text if c.ok else None,
-        error=c.error,
-        status=j.status,
-        refused=j.refused,
-        harmful=j.harmful,
-        success=j.success and a.probe.harmful,
-        score=j.score,
-        reason=j.reason,
-        evidence=j.evidence,
-        latency_s=c.latency_s,
+        key=attempt.key,
+        probe_id=probe.id,
+        category=probe.category,
+        expected=probe.expected,
+        severity=probe.severity,
+        converter=attempt.converter,
+        attack=attempt.attack.name,
+        prompt=outcome.prompt,
+        response=answer.text if answer.ok else None,
+        error=answer.error,
+        status=judgement.status,
+        refused=judgement.refused,
+        harmful=judgement.harmful,
+        success=judgement.success and probe.harmful,  # a benign look-alike is never a successful attack
+        score=judgement.score,
+        reason=judgement.reason,
+        evidence=evidence,
+        latency_s=answer.latency_s,
     )
 
 
+class _Session:
+    """The engine's side of :class:`~alignkit.redteam.base.Session`: the target behind retries and
+    timeouts, and the judge."""
+
+    def __init__(self, target: Model, judge: Judge, config: ScanConfig) -> None:
+        self.target, self._judge, self.config = target, judge, config
+        self.gen = GenerateConfig(max_tokens=config.max_tokens, temperature=config.temperature, seed=config.seed)
+
+    async def ask(self, conversations: Sequence[Sequence[Message]]) -> list[Completion]:
+        """Answers; failures retried with backoff, finally returned as failed completions."""
+        cfg, spec = self.config, self.target.info.spec
+        results: list[Completion | None] = [None] * len(conversations)
+        pending = list(range(len(conversations)))
+        for round_ in range(cfg.retries + 1):
+            if not pending:
+                break
+            try:
+                got = await asyncio.wait_for(
+                    self.target.agenerate_batch([list(conversations[i]) for i in pending], self.gen, on_error="record"),
+                    timeout=cfg.timeout_s,
+                )
+            except TimeoutError:
+                got = [Completion.failed(spec, f"no answer within {cfg.timeout_s} s") for _ in pending]
+            except Exception as e:  # a provider bug must not kill the scan: record it per attempt
+                got = [Completion.failed(spec, f"{type(e).__name__}: {e}") for _ in pending]
+            for i, c in zip(pending, got, strict=True):
+                results[i] = c
+            pending = [i for i, c in zip(pending, got, strict=True) if not c.ok]
+            if pending and round_ < cfg.retries:
+                await asyncio.sleep(cfg.backoff_s * 2**round_)
+        return [r if r is not None else Completion.failed(spec, "not attempted") for r in results]
+
+    async def judge(self, items: Sequence[tuple[Probe, str, Completion]]) -> list[Judgement]:
+        """Judgements of ``(probe, prompt sent, answer)`` triples, in one batch."""
+        return await self._judge.ajudge(
+            [(prompt, c.text if c.ok else None, c.error, probe.canary) for probe, prompt, c in items]
+        )
+
+    async def settle(self, attempts: Sequence[Attempt], outcomes: Sequence[Outcome]) -> list[Judgement]:
+        """The judgement of each outcome: the attack's own where it judged, else the judge's (one batch)."""
+        todo = [(a.probe, o.prompt, o.answer) for a, o in zip(attempts, outcomes, strict=True) if o.judgement is None]
+        fresh = iter(await self.judge(todo) if todo else [])
+        return [o.judgement if o.judgement is not None else next(fresh) for o in outcomes]
+
+
+def _chunks(attempts: Sequence[Attempt], size: int) -> list[list[Attempt]]:
+    """Consecutive attempts of the same attack, at most ``size`` at a time."""
+    out: list[list[Attempt]] = []
+    for a in attempts:
+        if out and len(out[-1]) < size and out[-1][0].attack is a.attack:
+            out[-1].append(a)
+        else:
+            out.append([a])
+    return out
+
+
+def _warn_if_capped(target: Model, cfg: ScanConfig) -> None:
+    cap = getattr(target, "max_concurrency", None)
+    if isinstance(cap, int) and cap < cfg.concurrency:
+        log.warning(
+            "%s allows %d requests in flight, fewer than the scan's concurrency %d; raise the provider's "
+            "max_concurrency to reach it",
+            target.info.spec,
+            cap,
+            cfg.concurrency,
+        )
+
+
 async def run_scan(
-    target: Model | Callable[..., Any],
+    target: ModelLike,
     attempts: Sequence[Attempt],
     *,
     judge: Judge,
@@ -153,30 +184,19 @@ async def run_scan(
     on_progress: Callable[[int, int], None] | None = None,
     extra_config: dict[str, Any] | None = None,
 ) -> ScanResult:
-    """Run ``attempts`` against ``target``, judging and storing each as it finishes."""
-    from alignkit.providers.function import as_model
-
-    target = as_model(target)  # a model, or a plain function from prompt to answer
+    """Run ``attempts`` (of any attacks, see :func:`plan`) against ``target`` (a model, or a plain
+    function from prompt to answer), judging and storing each as it finishes."""
+    model = as_model(target, role="target")
     cfg = config or ScanConfig()
-    cap = getattr(target, "max_concurrency", None)
-    if isinstance(cap, int) and cap < cfg.concurrency:
-        log.warning(
-            "%s allows %d requests in flight, fewer than the scan's concurrency %d; raise the provider's "
-            "max_concurrency to reach it",
-            target.info.spec,
-            cap,
-            cfg.concurrency,
-        )
-    store.start_run(
-        run_id, target.info.spec, {**asdict(cfg), "judge": judge.spec, **(extra_config or {})}, resume=resume
-    )
+    _warn_if_capped(model, cfg)
+    specs = list(dict.fromkeys(a.attack.spec for a in attempts))
+    run_config = {**asdict(cfg), "judge": judge.spec, "attacks": specs, **(extra_config or {})}
+    store.start_run(run_id, model.info.spec, run_config, resume=resume)
     done = store.done_keys(run_id)
     todo = [a for a in attempts if a.key not in done]
-    result = ScanResult(run_id, target.info.spec, skipped=len(attempts) - len(todo))
-    gen = GenerateConfig(max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed)
-    batching = bool(getattr(target, "native_batching", False))
-    chunk = min(cfg.batch_size, cfg.concurrency) if batching else 1
-    chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+    result = ScanResult(run_id, model.info.spec, skipped=len(attempts) - len(todo))
+    session = _Session(model, judge, cfg)
+    chunk = min(cfg.batch_size, cfg.concurrency) if getattr(model, "native_batching", False) else 1
     slots = asyncio.Semaphore(max(1, cfg.concurrency // chunk))
     finished = result.skipped
     start = time.perf_counter()
@@ -186,19 +206,17 @@ async def run_scan(
     async def work(part: list[Attempt]) -> None:
         nonlocal finished
         async with slots:
-            answers = await _call_with_retries(target, part, gen, cfg)
-        judged = await judge.ajudge(
-            [(a.prompt, c.text if c.ok else None, c.error, a.probe.canary) for a, c in zip(part, answers, strict=True)]
-        )
-        for a, c, j in zip(part, answers, judged, strict=True):
-            row = _row(a, c, j)
+            outcomes = await part[0].attack.run_batch(part, session)
+        judgements = await session.settle(part, outcomes)
+        for a, o, j in zip(part, outcomes, judgements, strict=True):
+            row = attempt_row(a, o, j)
             store.add(run_id, row)
             result.rows.append(row)
         finished += len(part)
         if on_progress:
             on_progress(finished, len(attempts))
 
-    await asyncio.gather(*(work(p) for p in chunks))
+    await asyncio.gather(*(work(part) for part in _chunks(todo, chunk)))
     result.seconds = time.perf_counter() - start
     store.finish(run_id)
     return result
