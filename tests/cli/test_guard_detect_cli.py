@@ -35,6 +35,7 @@ def test_guard_check_needs_text_and_a_valid_spec(tmp_path: Path) -> None:
     bad.write_text("output: [{validator: toxicty}]\n")
     out = CliRunner().invoke(cli, ["guard", "check", str(bad), "--text", "x"])
     assert out.exit_code == 1 and "unknown detector 'toxicty'" in out.output
+    assert f"{bad}:1: output[0].validator" in " ".join(out.output.split())  # file, line and field
 
 
 def test_detect_scores_every_line_and_keeps_the_fields(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -62,7 +62,7 @@ class ValidatorSpec(BaseModel):
     """A registered detector name or alias; stored as the registered name."""
     on_fail: Action = "fix"
     """One of :data:`~alignkit.guard.ACTIONS`; ``fix`` repairs what can be repaired and refrains otherwise."""
-    threshold: Annotated[float, Field(ge=0.0, le=1.0, strict=True)] | str | None = None
+    threshold: float | str | None = None
     """A score in [0, 1] or an operating point name (``default``, ``high_recall``); None: the detector's default."""
     args: dict[str, Any] = Field(default_factory=dict)
     """The detector's other arguments, checked against its factory's signature."""

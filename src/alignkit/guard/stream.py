@@ -63,18 +63,14 @@ class _Streamer:
 def stream_validate(
     guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64
 ) -> Iterator[str]:
-    """Yield the validated answer as ``chunks`` arrive (see the module docstring).
-
-    Sync/async twin of :func:`astream_validate` (declared boilerplate: the loops differ only in ``async``)."""
+    """Yield the validated answer as ``chunks`` arrive (see the module docstring)."""
     s = _Streamer(guard, holdback, check_every)
-    for chunk in chunks:
-        out = s.feed(chunk)
-        if out:
+    for chunk in chunks:  # sync/async twin of astream_validate: the loops differ only in ``async``
+        if out := s.feed(chunk):
             yield out
         if s.done:
             return
-    out = s.feed("", final=True)
-    if out:
+    if out := s.feed("", final=True):
         yield out
 
 
@@ -84,11 +80,9 @@ async def astream_validate(
     """Async form of :func:`stream_validate` (its sync/async twin)."""
     s = _Streamer(guard, holdback, check_every)
     async for chunk in chunks:
-        out = s.feed(chunk)
-        if out:
+        if out := s.feed(chunk):
             yield out
         if s.done:
             return
-    out = s.feed("", final=True)
-    if out:
+    if out := s.feed("", final=True):
         yield out
