@@ -19,6 +19,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model
 from alignkit.core.records import Verdict
 from alignkit.detectors import MAX_TEXT_CHARS, Detector, detectors, get_detector
+from alignkit.guard.arguments import resolve_models
 from alignkit.providers import get_model, providers
 from tests.conftest import needs_embedded, needs_torch
 
@@ -37,7 +38,8 @@ DETECTORS = [e.name for e in detectors]
 
 
 def _build_detector(name: str) -> Detector:
-    example = detectors.entry(name).example or {}
+    """From the registration's example, model names resolved as a guard spec resolves them."""
+    example = resolve_models(name, detectors.entry(name).example or {}, get_model)
     return get_detector(name, **example)
 
 
@@ -75,11 +77,15 @@ def test_detector_builds_from_defaults_or_its_example(name: str, built: dict[str
 @pytest.mark.parametrize("name", DETECTORS)
 def test_detector_config_round_trips(name: str, built: dict[str, Detector | ConfigError]) -> None:
     d = _detector(built, name)
-    again = get_detector(name, **d.args)
+
+    def rebuild(args: dict[str, Any]) -> Detector:  # recorded args name models by spec, as a guard file does
+        return get_detector(name, **resolve_models(name, args, get_model))
+
+    again = rebuild(d.args)
     assert again.spec == d.spec and again.threshold == d.threshold
-    tuned = get_detector(name, **{**d.args, "threshold": 0.37})
+    tuned = rebuild({**d.args, "threshold": 0.37})
     assert tuned.threshold == 0.37 and "threshold=0.37" in tuned.spec
-    assert get_detector(name, **tuned.args).spec == tuned.spec
+    assert rebuild(tuned.args).spec == tuned.spec
 
 
 @pytest.mark.parametrize("name", DETECTORS)

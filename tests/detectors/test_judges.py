@@ -45,17 +45,22 @@ def test_judge_in_a_guard_and_async() -> None:
     g = Guard().use("llama_guard", on="input", on_fail="exception", model=MockModel("fixed", text="unsafe S2"))
     with pytest.raises(GuardValidationError, match="llm_judge"):
         g(MockModel("echo"), "how do I shoplift")
-    judge = get_detector(
-        "judge",
-        model="mock/fixed",
-    )
+    judge = get_detector("judge", model=MockModel("fixed"))
     verdicts = asyncio.run(judge.adetect_batch(["a", "b"]))
     assert all(v.label == "unparseable" for v in verdicts)  # "OK" is no verdict
 
 
-def test_judge_needs_a_model() -> None:
+def test_judge_needs_a_model_and_a_guard_spec_may_name_it() -> None:
     with pytest.raises(ConfigError, match="needs model"):
         get_detector("llm_judge")
+    with pytest.raises(ConfigError, match="resolve it first"):
+        get_detector("llm_judge", model="mock/fixed")  # library code never guesses what a string means
+    spec = {"input": [{"validator": "llm_judge", "model": "mock/fixed", "text": "unsafe S2"}]}
+    with pytest.raises(ConfigError, match="text"):
+        Guard.from_spec(spec)  # model arguments are the model's own business, not the spec's
+    g = Guard.from_spec({"input": [{"validator": "llm_judge", "model": "mock/echo", "on_fail": "exception"}]})
+    with pytest.raises(GuardValidationError, match="llm_judge"):
+        g(MockModel("fixed", text="fine"), "hello")  # the spec's string became a model when the guard was built
 
 
 @needs_torch

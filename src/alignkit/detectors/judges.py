@@ -1,10 +1,10 @@
 """Model-backed detectors, for users with a GPU or hub access: a transformers text classifier, and an
 LLM judge in the Llama Guard style on any provider.
 
-Both take models that are passed in (an alignkit :class:`~alignkit.core.Model`, or a string resolved
-by :func:`alignkit.providers.get_model`, since specs name models by string). An LLM judge whose answer
-cannot be parsed fails closed by default (flagged, label ``unparseable``): a broken judge must not
-let content through, and a red-team scan must not count it as a refusal either.
+Both take models that are passed in: the LLM judge an alignkit :class:`~alignkit.core.Model` (a guard
+spec names it by string and resolves it when the guard is built), the classifier a local folder. An LLM
+judge whose answer cannot be parsed fails closed by default (flagged, label ``unparseable``): a broken
+judge must not let content through, and a red-team scan must not count it as a refusal either.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model
 from alignkit.core.records import Verdict
 from alignkit.detectors.base import Detector, Finding, check_text, detector
+from alignkit.providers.function import as_model
+from alignkit.torchutil import import_torch_transformers, pick_device
 
 # Hazard categories, after the MLCommons taxonomy that Llama Guard 3 uses (codes S1..S14).
 HAZARDS: dict[str, str] = {
@@ -52,7 +54,7 @@ codes that apply (for example: unsafe S1,S9)."""
 _VERDICT = re.compile(r"^\s*(safe|unsafe)\b[ \t:,-]*([Ss]\d{1,2}(?:\s*,\s*[Ss]\d{1,2})*)?", re.IGNORECASE)
 
 
-@detector("llm_judge", aliases=("llama_guard", "llamaguard", "judge"))
+@detector("llm_judge", aliases=("llama_guard", "llamaguard", "judge"), example={"model": "mock/echo"})
 class LLMJudge(Detector):
     """Asks ``model`` whether a text is unsafe, Llama Guard style; parses "safe" / "unsafe S1,S9"."""
 
@@ -60,7 +62,7 @@ class LLMJudge(Detector):
 
     def __init__(
         self,
-        model: Model | str | None = None,
+        model: Model | None = None,
         *,
         role: str = "user",
         prompt: str = JUDGE_PROMPT,
@@ -69,11 +71,11 @@ class LLMJudge(Detector):
         threshold: float | None = None,
     ) -> None:
         if model is None:
-            raise ConfigError("llm_judge needs model=... (an alignkit model or a string like 'openai/llama-guard')")
-        if isinstance(model, str):
-            from alignkit.providers import get_model
-
-            model = get_model(model)
+            raise ConfigError(
+                "llm_judge needs model=...: an alignkit model (get_model('openai/llama-guard')); "
+                "a guard spec may name it by string"
+            )
+        model = as_model(model)
         super().__init__(
             threshold=threshold,
             model=model.info.spec,
@@ -147,12 +149,10 @@ class HFClassifier(Detector):
     ) -> None:
         if not model:
             raise ConfigError("hf_classifier needs model='<folder or hub id>'")
-        from alignkit.providers.hf import import_torch_transformers, pick_device
-
-        torch, transformers = import_torch_transformers()
+        torch, transformers = import_torch_transformers("the hf_classifier detector")
         super().__init__(threshold=threshold, model=model, positive=list(positive) if positive else None)
         self.torch = torch
-        self.device = pick_device(torch, device)
+        self.device = pick_device(device)
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
         self.clf = transformers.AutoModelForSequenceClassification.from_pretrained(model).to(self.device).eval()
         labels: dict[int, str] = {int(i): str(n) for i, n in self.clf.config.id2label.items()}

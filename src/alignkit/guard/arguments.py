@@ -13,12 +13,13 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from alignkit.core.model import Model
 from alignkit.detectors.base import Detector, DetectorFactory, detectors
 
 THRESHOLD = "threshold"  # every detector takes it; a spec holds it in its own typed field
@@ -53,9 +54,14 @@ class Parameter:
         """Whether a string fits (RAIL passes the whole argument text: a regex, a schema, a model)."""
         return str in _members(self.annotation)
 
+    @property
+    def takes_model(self) -> bool:
+        """Whether this parameter takes a model: a spec names it by string, resolved when the guard is built."""
+        return Model in _members(self.annotation)
+
     def problem(self, value: Any) -> str | None:
         """Why ``value`` does not fit this parameter, or None when it does."""
-        if self.adapter is None:
+        if self.adapter is None or (self.takes_model and isinstance(value, str)):
             return None
         try:
             self.adapter.validate_python(value, strict=True)
@@ -137,6 +143,16 @@ def type_name(hint: Any) -> str:
     """A type as a reader writes it: ``Sequence[str] | None``, not ``collections.abc.Sequence[str]``."""
     text = hint.__name__ if isinstance(hint, type) and not typing.get_args(hint) else str(hint)
     return text.replace("collections.abc.", "").replace("typing.", "").replace("NoneType", "None")
+
+
+def resolve_models(name: str, args: Mapping[str, Any], resolve: Callable[[str], Model]) -> dict[str, Any]:
+    """``args`` for detector ``name`` with each string given for a model parameter resolved by ``resolve``
+    (``get_model``): how a spec's ``model: openai/llama-guard`` becomes the model the detector takes."""
+    params = signature(name).parameters
+    return {
+        key: resolve(value) if isinstance(value, str) and key in params and params[key].takes_model else value
+        for key, value in args.items()
+    }
 
 
 def check_arguments(name: str, args: Mapping[str, Any]) -> tuple[str, str] | None:

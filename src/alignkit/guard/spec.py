@@ -19,7 +19,7 @@ Errors name the file, the line (where the format has lines) and the field, and s
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,10 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from alignkit.core.errors import ConfigError, UnknownPluginError
+from alignkit.core.model import Model
 from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL
-from alignkit.guard.arguments import canonical_name, check_arguments
+from alignkit.guard.arguments import canonical_name, check_arguments, resolve_models
 from alignkit.guard.guard import BaseGuard
 from alignkit.guard.validator import ACTIONS, Action, Rail, Validator
+from alignkit.providers import get_model
 
 MAX_SPEC_BYTES = 1_000_000
 Loc = tuple[str | int, ...]
@@ -279,10 +281,16 @@ def located(e: ConfigError, where: str) -> ConfigError:
 
 # -- building ---------------------------------------------------------------------------------------
 def build_guard(
-    spec: GuardSpec | Mapping[str, Any], guard_cls: type[G], *, source: Source | None = None, **overrides: Any
+    spec: GuardSpec | Mapping[str, Any],
+    guard_cls: type[G],
+    *,
+    source: Source | None = None,
+    resolve_model: Callable[[str], Model] = get_model,
+    **overrides: Any,
 ) -> G:
     """A guard of class ``guard_cls`` from ``spec``; ``overrides`` are the class's keyword arguments that a
-    spec cannot hold (``escalate_to=``) or that replace the spec's settings."""
+    spec cannot hold (``escalate_to=``) or that replace the spec's settings. Model names in the spec (an
+    ``llm_judge``'s ``model``) become models through ``resolve_model``: a spec is an edge."""
     source = source or Source()
     spec = parse_spec(spec, source)
     guard = guard_cls(**{"name": spec.name, **spec.settings.model_dump(), **overrides})
@@ -290,7 +298,8 @@ def build_guard(
     for rail, items in rails:
         for i, item in enumerate(items):
             try:
-                guard.use(Validator(item.validator, on=rail, on_fail=item.on_fail, **item.detector_args()))
+                args = resolve_models(item.validator, item.detector_args(), resolve_model)
+                guard.use(Validator(item.validator, on=rail, on_fail=item.on_fail, **args))
             except ConfigError as e:
                 raise located(e, source.at((rail, i))) from None
     return guard
