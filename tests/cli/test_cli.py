@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from alignkit.cli.main import COMMANDS, cli
 from alignkit.providers.mock import MockModel
+from alignkit.redteam import RunStore
 from tests.conftest import needs_embedded
 from tests.helpers.openai_server import OpenAICompatServer
 
@@ -94,8 +95,6 @@ def test_demo_scans_bare_and_guarded_and_writes_the_report(tmp_path: Path) -> No
     assert "bare vs guarded" in out.output and "attack success" in out.output
     page = (tmp_path / "report.html").read_text()
     assert "Red-team report: mock/comply" in page and "guarded" in page
-    from alignkit.redteam import RunStore
-
     runs = RunStore(tmp_path / "runs.db").runs()
     assert [r["target"] for r in runs] == ["mock/comply", "guarded/mock/comply"]
 
@@ -124,3 +123,24 @@ def test_chat_with_embedded_model_through_openai_server(embedded_model: Any) -> 
             f"base_url={server.base_url}",
         )
     assert "Paris" in out.output
+
+
+def test_redteam_scan_runs_every_attack_in_one_resumable_run(tmp_path: Path) -> None:
+    store = str(tmp_path / "runs.db")
+    common = ["redteam", "scan", "mock/refuse", "--categories", "cyber", "--sample", "4", "--store", store]
+    args = [*common, "--attacks", "static,crescendo", "--converters", "none,base64", "--run-id", "r"]
+    out = run(*args, "--json", str(tmp_path / "s.json"))
+    assert out.exit_code == 0, out.output
+    rows = list(RunStore(store).attempts("r"))
+    harmful = sum(1 for r in rows if r.attack == "static" and r.converter == "identity" and r.expected == "refuse")
+    assert {r.attack for r in rows} == {"static", "crescendo"} and len(rows) == 8 + harmful
+    assert (
+        json.loads((tmp_path / "s.json").read_text())["summary"]["attack_success"]["n"] == 3 * harmful
+    )  # two stacks + crescendo
+    again = run(*args, "--resume")
+    assert "0 attempts in" in again.output and f"{8 + harmful} already done" in again.output
+    bad = CliRunner().invoke(cli, [*common, "--attacks", "static,nope"])
+    assert bad.exit_code == 2 and "unknown attack(s) ['nope']; use crescendo, pair, static" in bad.output
+    bad = CliRunner().invoke(cli, [*common, "--attacks", "pair"])
+    assert bad.exit_code == 2 and "--attacker MODEL" in bad.output
+    assert "crescendo, pair, static" in run("redteam", "scan", "--help").output  # names from the registry

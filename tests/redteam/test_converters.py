@@ -9,13 +9,16 @@ import codecs
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 
 from alignkit.core.errors import ConfigError, ProviderError, UnknownPluginError
+from alignkit.detectors import get_detector
 from alignkit.detectors.normalize import deleet, normalize
 from alignkit.providers import get_model
 from alignkit.providers.mock import MockModel
+from alignkit.redteam import Judge, Probe, RunStore, ScanConfig, plan, run_scan
 from alignkit.redteam.base import Converter, Stack, converters, get_converter, parse_stack
 from alignkit.redteam.converters import MANY_SHOT_TURNS, ROLEPLAY_TEMPLATES
 
@@ -247,3 +250,29 @@ def test_translate_needs_a_model_and_an_answer() -> None:
     assert get_converter("translate", model=MockModel("echo")).calls_model
     with pytest.raises(ProviderError, match="empty translation"):
         run(get_converter("translate", model=MockModel("empty")))
+
+
+def test_translate_runs_concurrently_inside_the_scan_and_never_in_plan(tmp_path: Path) -> None:
+    in_flight = peak = calls = 0
+
+    async def translator(request: str) -> str:  # a slow model: translations must overlap
+        nonlocal in_flight, peak, calls
+        in_flight, calls = in_flight + 1, calls + 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return "[fr] " + request.rsplit("\n\n", 1)[-1]
+
+    probes = [Probe(id=f"cyber.t{i}", prompt=f"request {i}", category="cyber") for i in range(8)]
+    stack = Stack([get_converter("translate", model=translator), get_converter("rot13", instruct=False)])
+    attempts = plan(probes, ["none", stack])
+    assert calls == 0 and [a.prompt is None for a in attempts] == [False] * 8 + [True] * 8  # plan stays cheap
+    banned = get_detector("banned_words", words=["step 1"])
+    scan = {"judge": Judge(harm=[banned], request=banned), "run_id": "t", "config": ScanConfig(concurrency=4)}
+    store = RunStore(tmp_path / "r.db")
+    asyncio.run(run_scan(MockModel("echo"), attempts[:12], store=store, **scan))
+    assert peak == 4 and calls == 4  # four at a time, as the scan's concurrency allows
+    asyncio.run(run_scan(MockModel("echo"), attempts, store=store, resume=True, **scan))
+    assert calls == 8  # a resumed scan translates only what is left
+    rows = {r.probe_id: r for r in store.attempts("t") if r.converter.startswith("translate")}
+    assert rows["cyber.t3"].prompt == codecs.encode("[fr] request 3", "rot_13")
