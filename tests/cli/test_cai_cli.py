@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from alignkit.cli.cai_common import benign_probe_prompts, harmful_probe_prompts
 from alignkit.cli.main import cli
 from alignkit.core import PreferencePair, SFTExample, read_jsonl
 from tests.conftest import needs_torch
@@ -108,8 +109,6 @@ def test_evaluate_shows_refusing_everything(tmp_path: Path) -> None:
 
 
 def test_evaluate_leaves_out_the_training_prompts(tmp_path: Path) -> None:
-    from alignkit.cli.cai import benign_probe_prompts, harmful_probe_prompts
-
     trained = harmful_probe_prompts("builtin", None, 5, 0) + benign_probe_prompts("builtin", None, 2, 0)
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -11,7 +11,7 @@ pytestmark = needs_torch
 
 
 def test_demo_runs_all_three_stages(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from alignkit.rlhf.demo import DemoSizes, run_demo
+    from alignkit.rlhf.demo import DemoConfig, run_demo
 
     data = tmp_path / "hh.jsonl"
     rows = [
@@ -22,7 +22,7 @@ def test_demo_runs_all_three_stages(tiny_model_dir: Path, tmp_path: Path) -> Non
         for i in range(40)
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    sizes = DemoSizes(train_pairs=16, eval_pairs=8, rm_layers=1, rm_max_length=48, rm_lr=1e-3, ppo_steps=2,
+    sizes = DemoConfig(train_pairs=16, eval_pairs=8, rm_layers=1, rm_max_length=48, rm_lr=1e-3, ppo_steps=2,
                       batch_size=4, mini_batch_size=2, ppo_epochs=1, max_new_tokens=4, lr=1e-3)  # fmt: skip
     lines: list[str] = []
     results = run_demo(tiny_model_dir, data, tmp_path / "out", sizes, device="cpu", say=lines.append)

@@ -22,10 +22,10 @@ from alignkit.core import (
     SFTExample,
 )
 from alignkit.rlhf.trl_methods import (
-    DPOSettings,
-    LoraSettings,
-    RLSettings,
-    TrainSettings,
+    DPOTrainConfig,
+    LoraAdapterConfig,
+    RLTrainConfig,
+    TrainConfig,
     _orient,
     as_trl_reward,
     train_dpo,
@@ -152,16 +152,16 @@ def test_adapter_takes_tensors_and_reward_models(tiny_model_dir: Path) -> None:
 # -- settings, data and dependency errors -------------------------------------------------------------
 def test_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"multiple of num_generations \(3\).*e\.g\. 6"):
-        RLSettings(tmp_path, batch_size=8, num_generations=3)
+        RLTrainConfig(tmp_path, batch_size=8, num_generations=3)
     with pytest.raises(ConfigError, match="at least 2"):
-        RLSettings(tmp_path, batch_size=8, num_generations=1)
-    RLSettings(tmp_path, batch_size=2, gradient_accumulation=2, num_generations=4)  # 4 per update: fine
+        RLTrainConfig(tmp_path, batch_size=8, num_generations=1)
+    RLTrainConfig(tmp_path, batch_size=2, gradient_accumulation=2, num_generations=4)  # 4 per update: fine
     with pytest.raises(ConfigError, match="batch_size must be at least 1"):
-        TrainSettings(tmp_path, batch_size=0)
+        TrainConfig(tmp_path, batch_size=0)
     with pytest.raises(ConfigError, match="beta must be positive"):
-        DPOSettings(tmp_path, beta=0)
+        DPOTrainConfig(tmp_path, beta=0)
     with pytest.raises(ConfigError, match="rank"):
-        LoraSettings(rank=0)
+        LoraAdapterConfig(rank=0)
 
 
 def test_soft_labels_ties_and_swaps() -> None:
@@ -177,23 +177,23 @@ def test_soft_labels_ties_and_swaps() -> None:
 
 
 def test_empty_or_unusable_data_is_an_error(tmp_path: Path) -> None:
-    settings = RLSettings(tmp_path)
+    settings = RLTrainConfig(tmp_path)
     with pytest.raises(ConfigError, match="no preference pairs"):
-        train_dpo("unused", [], DPOSettings(tmp_path))
+        train_dpo("unused", [], DPOTrainConfig(tmp_path))
     with pytest.raises(ConfigError, match=r"dropped \{'tie': 1\}"):
-        train_dpo("unused", [PreferencePair(prompt="q", chosen="a", rejected="b", tie=True)], DPOSettings(tmp_path))
-    with pytest.raises(ConfigError, match="needs DPOSettings"):
-        train_dpo("unused", dpo_pairs(), TrainSettings(tmp_path))  # type: ignore[arg-type]
+        train_dpo("unused", [PreferencePair(prompt="q", chosen="a", rejected="b", tie=True)], DPOTrainConfig(tmp_path))
+    with pytest.raises(ConfigError, match="needs DPOTrainConfig"):
+        train_dpo("unused", dpo_pairs(), TrainConfig(tmp_path))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="no SFT examples"):
-        train_sft("unused", [], TrainSettings(tmp_path))
+        train_sft("unused", [], TrainConfig(tmp_path))
     with pytest.raises(ConfigError, match="no prompts"):
         train_grpo("unused", [], letter_share, settings)
     with pytest.raises(ConfigError, match="list of prompts"):
         train_rloo("unused", "one prompt", letter_share, settings)
     with pytest.raises(ConfigError, match="reward_fn must be"):
         train_grpo("unused", PROMPTS, ["not callable"], settings)  # type: ignore[list-item]
-    with pytest.raises(ConfigError, match="needs RLSettings"):
-        train_rloo("unused", PROMPTS, letter_share, DPOSettings(tmp_path))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="needs RLTrainConfig"):
+        train_rloo("unused", PROMPTS, letter_share, DPOTrainConfig(tmp_path))  # type: ignore[arg-type]
 
 
 @needs_torch
@@ -203,10 +203,10 @@ def test_missing_trl_or_peft_names_the_extra(
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "trl", None)
         with pytest.raises(MissingDependencyError, match=r"pip install 'alignkit\[rlhf\]'"):
-            train_dpo(str(tiny_model_dir), dpo_pairs(), DPOSettings(tmp_path))
+            train_dpo(str(tiny_model_dir), dpo_pairs(), DPOTrainConfig(tmp_path))
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(MissingDependencyError, match=r"LoRA training needs peft.*alignkit\[rlhf\]"):
-        peft_config(LoraSettings())
+        peft_config(LoraAdapterConfig())
 
 
 @needs_torch
@@ -214,11 +214,11 @@ def test_missing_trl_or_peft_names_the_extra(
 def test_bad_models_and_trl_options_are_config_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
     example = [SFTExample(prompt="q", completion="a")]
     with pytest.raises(ModelNotFoundError, match=r"needs a config\.json"):
-        train_sft(str(tmp_path / "no-such-model"), example, TrainSettings(tmp_path / "out"))
+        train_sft(str(tmp_path / "no-such-model"), example, TrainConfig(tmp_path / "out"))
     with pytest.raises(ConfigError, match="must be a folder, an hf model id"):
-        train_sft(42, example, TrainSettings(tmp_path / "out"))
-    with pytest.raises(ConfigError, match="trl rejected the settings for SFTConfig"):
-        train_sft(str(tiny_model_dir), example, TrainSettings(tmp_path / "out", trl_args={"no_such_option": 1}))
+        train_sft(42, example, TrainConfig(tmp_path / "out"))
+    with pytest.raises(ConfigError, match="trl rejected the options for SFTConfig"):
+        train_sft(str(tiny_model_dir), example, TrainConfig(tmp_path / "out", trl_args={"no_such_option": 1}))
 
 
 # -- training -------------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_bad_models_and_trl_options_are_config_errors(tiny_model_dir: Path, tmp_
 def test_dpo_widens_the_margin_and_saves_a_loadable_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     logs: list[tuple[int, int, dict[str, float]]] = []
     out = tmp_path / "dpo"
-    settings = DPOSettings(out, learning_rate=1e-2, batch_size=4, max_steps=6)
+    settings = DPOTrainConfig(out, learning_rate=1e-2, batch_size=4, max_steps=6)
     stats = train_dpo(str(tiny_model_dir), dpo_pairs(), settings, on_log=lambda *a: logs.append(a))
     margins = stats["curves"]["rewards/margins"]
     assert margins[0] == pytest.approx(0.0, abs=1e-4)  # the policy starts as its reference
@@ -249,7 +249,7 @@ def test_dpo_widens_the_margin_and_saves_a_loadable_model(tiny_model_dir: Path, 
 def test_dpo_on_a_model_in_memory_uses_it_as_the_reference(tiny_model_dir: Path, tmp_path: Path) -> None:
     model, tokenizer = perturbed(tiny_model_dir)
     soft = [p.model_copy(update={"chosen_prob": 0.9}) for p in dpo_pairs()]
-    settings = DPOSettings(tmp_path / "dpo-mem", learning_rate=1e-2, batch_size=4, max_steps=2)
+    settings = DPOTrainConfig(tmp_path / "dpo-mem", learning_rate=1e-2, batch_size=4, max_steps=2)
     stats = train_dpo(model, soft, settings, tokenizer=tokenizer, eval_pairs=dpo_pairs()[:2])
     # Had trl reloaded the reference from the folder (the unperturbed weights), the first implicit
     # rewards would be far from 0.
@@ -265,7 +265,7 @@ def test_sft_learns_the_completion(chat_template: bool, tiny_model_dir: Path, tm
     model = tiny_model_dir if chat_template else build_tiny_model(tmp_path / "base", chat_template=False)
     out = tmp_path / "sft"
     examples = [SFTExample(prompt=QUESTION, completion="paris.")] * 4
-    stats = train_sft(str(model), examples, TrainSettings(out, learning_rate=5e-2, batch_size=4, max_steps=30))
+    stats = train_sft(str(model), examples, TrainConfig(out, learning_rate=5e-2, batch_size=4, max_steps=30))
     losses = stats["curves"]["loss"]
     assert losses[-1] < 0.2 * losses[0] and stats["examples"] == 4
     answer = get_model(f"hf/{out}").generate(QUESTION, max_tokens=6, temperature=0).text
@@ -277,8 +277,8 @@ def test_sft_learns_the_completion(chat_template: bool, tiny_model_dir: Path, tm
 def test_sft_with_lora_saves_merged_weights_and_the_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "sft-lora"
     examples = [SFTExample(prompt=QUESTION, completion="paris.")] * 4
-    lora = LoraSettings(rank=4, alpha=8)
-    stats = train_sft(str(tiny_model_dir), examples, TrainSettings(out, learning_rate=5e-2, max_steps=3, lora=lora))
+    lora = LoraAdapterConfig(rank=4, alpha=8)
+    stats = train_sft(str(tiny_model_dir), examples, TrainConfig(out, learning_rate=5e-2, max_steps=3, lora=lora))
     assert stats["curves"]["loss"][-1] < stats["curves"]["loss"][0]
     assert (out / "adapter" / "adapter_config.json").exists()
     assert not (out / "adapter_config.json").exists()  # the folder itself is a plain, merged model
@@ -296,7 +296,7 @@ def test_online_methods_raise_the_reward(train: Any, tiny_model_dir: Path, tmp_p
         return letter_share(prompts, responses)
 
     out = tmp_path / train.__name__
-    settings = RLSettings(
+    settings = RLTrainConfig(
         out, learning_rate=5e-2, batch_size=8, num_generations=4, max_new_tokens=8, max_steps=12, beta=0.0
     )
     stats = train(str(tiny_model_dir), PROMPTS, reward, settings)
@@ -314,7 +314,7 @@ def test_online_methods_raise_the_reward(train: Any, tiny_model_dir: Path, tmp_p
 def test_grpo_on_a_model_in_memory_takes_it_as_the_reference(tiny_model_dir: Path, tmp_path: Path) -> None:
     model, tokenizer = perturbed(tiny_model_dir)
     original_path = model.config._name_or_path
-    settings = RLSettings(tmp_path / "grpo-mem", batch_size=4, num_generations=4, max_new_tokens=6, max_steps=1)
+    settings = RLTrainConfig(tmp_path / "grpo-mem", batch_size=4, num_generations=4, max_new_tokens=6, max_steps=1)
     stats = train_grpo(model, PROMPTS[:2], letter_share, settings, tokenizer=tokenizer)
     # KL to the reference is 0 at the first step only if the reference is the in-memory policy.
     assert stats["curves"]["kl"][0] == pytest.approx(0.0, abs=1e-6)
@@ -332,8 +332,8 @@ def test_dpo_with_lora_on_the_embedded_model(tmp_path: Path) -> None:
     from alignkit.providers.embedded import ensure_checkpoint
 
     pairs = [PreferencePair(prompt="What is the capital of France?", chosen="Paris.", rejected="I don't know.")] * 4
-    lora = LoraSettings(rank=8, alpha=16)
-    settings = DPOSettings(tmp_path / "dpo", learning_rate=1e-4, batch_size=2, max_steps=2, max_length=128, lora=lora)
+    lora = LoraAdapterConfig(rank=8, alpha=16)
+    settings = DPOTrainConfig(tmp_path / "dpo", learning_rate=1e-4, batch_size=2, max_steps=2, max_length=128, lora=lora)
     stats = train_dpo(str(ensure_checkpoint()), pairs, settings)
     assert stats["curves"]["rewards/margins"][-1] > stats["curves"]["rewards/margins"][0]
     assert "Paris" in get_model(f"hf/{tmp_path / 'dpo'}").generate("What is the capital of France?", max_tokens=16).text

@@ -1,26 +1,35 @@
 """``alignkit cai``: Constitutional AI. revise (supervised phase data), feedback (RL phase data), train
 (SFT, then DPO or reward model + PPO), evaluate (per principle, harmlessness and helpfulness), show.
 
-The glue between layers lives here: red-team prompts come from :mod:`alignkit.redteam`'s probe library,
-attack success from its ``Judge``, and training from :mod:`alignkit.rlhf`, while
-:mod:`alignkit.constitution` only sees models, prompts and functions.
+The glue between layers lives in the CLI: red-team prompts come from :mod:`alignkit.redteam`'s probe
+library (:mod:`~alignkit.cli.cai_common`), attack success from its ``Judge`` and training from
+:mod:`alignkit.rlhf` (:mod:`~alignkit.cli.cai_run`), while :mod:`alignkit.constitution` only sees models,
+prompts and functions.
 """
 
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
+from alignkit.cli.cai_common import (
+    constitution_from,
+    counting_bar,
+    helpful_prompts,
+    model_spec,
+    prompt_options,
+    red_team_prompts,
+)
+from alignkit.cli.cai_run import evaluate, show, train
 from alignkit.cli.options import config_from_options, generation_options, load_model
-from alignkit.cli.rlhf_common import config_option, progress_bar, read_prompt_file
-from alignkit.core.errors import ConfigError
-
-F = Callable[..., Any]
+from alignkit.cli.rlhf_common import config_option
+from alignkit.constitution.feedback import FeedbackConfig, run_feedback
+from alignkit.constitution.revise import ReviseConfig, run_revision
+from alignkit.core.config import GenerateConfig
+from alignkit.core.jsonl import read_jsonl
+from alignkit.core.records import SFTExample
 
 
 @click.group()
@@ -31,117 +40,11 @@ def cai() -> None:
     options from YAML: --config run.yaml."""
 
 
-# -- shared options and glue ----------------------------------------------------------------------------
-def _prompt_options(fn: F) -> F:
-    for opt in reversed(
-        [
-            click.option("--probes", help="Red-team prompts from the probe library: 'builtin' or a probes file."),
-            click.option("--categories", help="Comma-separated probe categories (with --probes)."),
-            click.option("--prompts", type=click.Path(exists=True, dir_okay=False), help="Red-team prompt file."),
-            click.option("--limit", type=click.IntRange(1), help="Use a seeded sample of this many prompts."),
-            click.option("--constitution", help="Constitution YAML file (default: the built-in one)."),
-            click.option("--principles", help="Comma-separated principle ids to use (default: all)."),
-        ]
-    ):
-        fn = opt(fn)
-    return fn
-
-
-def _constitution(path: str | None, principles: str | None) -> Any:
-    from alignkit.constitution.spec import load_constitution
-
-    c = load_constitution(path)
-    return c.select([p.strip() for p in principles.split(",") if p.strip()]) if principles else c
-
-
-def harmful_probe_prompts(source: str, categories: str | None, limit: int | None, seed: int) -> list[str]:
-    """Harmful prompts of the probe library (or a probes file) that stand alone: no system prompt, no canary."""
-    return [p.prompt for p in _probes(source, categories, limit, seed, harmful=True)]
-
-
-def benign_probe_prompts(source: str, categories: str | None, limit: int | None, seed: int) -> list[str]:
-    """The benign look-alikes of the probe library: requests a good model answers."""
-    return [p.prompt for p in _probes(source, categories, limit, seed, harmful=False)]
-
-
-def _probes(source: str, categories: str | None, limit: int | None, seed: int, *, harmful: bool) -> list[Any]:
-    from alignkit.redteam.loaders import load_probes
-    from alignkit.redteam.probes import builtin_probes
-
-    wanted = [c.strip() for c in categories.split(",")] if categories else None
-    probes = builtin_probes(wanted) if source == "builtin" else load_probes(source)
-    if wanted and source != "builtin":
-        probes = [p for p in probes if p.category in wanted]
-    probes = [p for p in probes if p.harmful == harmful and not p.system and not p.canary]
-    if not probes:
-        raise ConfigError(f"no {'harmful' if harmful else 'benign'} probes in {source} (categories: {categories})")
-    return _sample(probes, limit, seed)
-
-
-def _sample(items: list[Any], limit: int | None, seed: int) -> list[Any]:
-    if limit and len(items) > limit:
-        return random.Random(seed).sample(items, limit)  # noqa: S311 (a reproducible subset)
-    return items
-
-
-def read_prompts(path: str, limit: int | None = None, seed: int = 0) -> list[Any]:
-    """Prompts from a file: .txt lines, JSONL/CSV with prompt/messages, or instruction(+input) rows such as
-    self-instruct's, or the prompts of a preference file."""
-    p = Path(path)
-    if p.suffix.lower() == ".jsonl":
-        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if rows and "instruction" in rows[0] and "prompt" not in rows[0] and "messages" not in rows[0]:
-            return _sample([_instruction(r) for r in rows], limit, seed)
-    return read_prompt_file(path, limit, seed)
-
-
-def _instruction(row: dict[str, Any]) -> str:
-    inputs = [i.get("input", "") for i in row.get("instances") or [] if isinstance(i, dict)]
-    extra = row.get("input") or (inputs[0] if inputs else "")
-    return f"{row['instruction']}\n\n{extra}" if extra else str(row["instruction"])
-
-
-def _red_prompts(
-    probes: str | None, categories: str | None, prompts: str | None, limit: int | None, seed: int
-) -> list[Any]:
-    if not probes and not prompts:
-        raise click.UsageError("give red-team prompts with --probes builtin (or a probes file) or --prompts FILE")
-    out: list[Any] = harmful_probe_prompts(probes, categories, limit, seed) if probes else []
-    if prompts:
-        out += read_prompts(prompts, limit, seed)
-    return out
-
-
-def _helpful_prompts(source: str | None, categories: str | None, limit: int | None, seed: int) -> list[Any]:
-    if not source:
-        return []
-    if source == "builtin":
-        return benign_probe_prompts("builtin", categories, limit, seed)
-    return read_prompts(source, limit, seed)
-
-
-def _spec(s: str) -> str:
-    """A model string; a folder (a checkpoint written by `cai train`) becomes hf/<folder>."""
-    if "/" in s and s.split("/", 1)[0] in ("hf", "mock", "openai", "embedded", "vllm", "transformers"):
-        return s
-    return f"hf/{s}" if Path(s, "config.json").exists() else s
-
-
-def _bar(description: str) -> tuple[Any, Callable[[int, int], None]]:
-    bar = progress_bar()
-    task = bar.add_task(description, total=None, info="")
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
-
-
 # -- revise ---------------------------------------------------------------------------------------------
 @cai.command()
 @config_option
 @click.argument("model")
-@_prompt_options
+@prompt_options
 @click.option(
     "--helpful", help="Helpful prompts to mix in: a file, or 'builtin' (the probe library's benign look-alikes)."
 )
@@ -169,22 +72,20 @@ def revise(
 ) -> None:  # fmt: skip
     """Supervised phase: MODEL answers red-team prompts, critiques and revises its answers against
     principles drawn at random; writes OUT/sft.jsonl and OUT/trace.jsonl. Rerun to resume."""
-    from alignkit.constitution.revise import ReviseConfig, run_revision
-
     seed = 0 if seed is None else seed
-    c = _constitution(constitution, principles)
-    red = _red_prompts(probes, categories, prompts, limit, seed)
-    helpful_prompts = _helpful_prompts(helpful, categories, None, seed)
-    config = config_from_options(temperature, top_p, max_tokens, seed if temperature else None, stop)
-    settings = ReviseConfig(
+    c = constitution_from(constitution, principles)
+    red = red_team_prompts(probes, categories, prompts, limit, seed)
+    helpful_set = helpful_prompts(helpful, categories, None, seed)
+    generate = config_from_options(temperature, top_p, max_tokens, seed if temperature else None, stop)
+    config = ReviseConfig(
         rounds=rounds, seed=seed, batch_size=batch_size, few_shot=few_shot, helpful_ratio=helpful_ratio,
         helpful_target=helpful_target, critique_max_tokens=critique_max_tokens,  # type: ignore[arg-type]
-        config=ReviseConfig().config.merge(config),
+        config=ReviseConfig().config.merge(generate),
     )  # fmt: skip
-    m = load_model(_spec(model), model_args)
-    bar, update = _bar("revise")
+    m = load_model(model_spec(model), model_args)
+    bar, update = counting_bar("revise")
     with bar:
-        result = run_revision(m, c, red, out, helpful=helpful_prompts, settings=settings, on_progress=update)
+        result = run_revision(m, c, red, out, helpful=helpful_set, settings=config, on_progress=update)
     if hf_dataset:
         _save_hf_dataset(result.sft_path, hf_dataset)
     summary = {
@@ -198,9 +99,6 @@ def revise(
 
 def _save_hf_dataset(sft: Path, folder: str) -> None:
     import datasets
-
-    from alignkit.core.jsonl import read_jsonl
-    from alignkit.core.records import SFTExample
 
     rows = [
         {"id": e.id, "prompt": [m.to_dict() for m in e.prompt], "completion": e.completion, "kind": e.metadata["kind"]}
@@ -222,7 +120,7 @@ def _save_hf_dataset(sft: Path, folder: str) -> None:
     metavar="KEY=VALUE",
     help="Provider argument of the feedback model.",
 )
-@_prompt_options
+@prompt_options
 @click.option("--principles-per-prompt", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--single-order", is_flag=True, help="Ask in one order only (position bias is then not cancelled).")
 @click.option("--cot", is_flag=True, help="Chain of thought: the feedback model reasons before it answers.")
@@ -245,11 +143,8 @@ def feedback(
 ) -> None:  # fmt: skip
     """RL phase data: POLICY samples two answers per prompt, the feedback model picks the one that better
     follows a principle (both orders); writes soft-labelled OUT/pairs.jsonl. Rerun to resume."""
-    from alignkit.constitution.feedback import FeedbackConfig, run_feedback
-    from alignkit.core.config import GenerateConfig
-
-    c = _constitution(constitution, principles)
-    data = _red_prompts(probes, categories, prompts, limit, seed)
+    c = constitution_from(constitution, principles)
+    data = red_team_prompts(probes, categories, prompts, limit, seed)
     bounds = None
     if clamp:
         try:
@@ -257,16 +152,16 @@ def feedback(
         except ValueError:
             raise click.BadParameter("--clamp takes LOW,HIGH, e.g. 0.4,0.6") from None
         bounds = (low, high)
-    settings = FeedbackConfig(
+    config = FeedbackConfig(
         seed=seed, batch_size=batch_size, principles_per_prompt=principles_per_prompt, both_orders=not single_order,
         use_logprobs=not no_logprobs, chain_of_thought=cot, clamp=bounds,
         sample_config=GenerateConfig(temperature=sample_temperature, max_tokens=sample_max_tokens),
     )  # fmt: skip
-    pol = load_model(_spec(policy), model_args)
-    judge = load_model(_spec(feedback_model), feedback_args) if feedback_model else pol
-    bar, update = _bar("feedback")
+    pol = load_model(model_spec(policy), model_args)
+    rater = load_model(model_spec(feedback_model), feedback_args) if feedback_model else pol
+    bar, update = counting_bar("feedback")
     with bar:
-        result = run_feedback(pol, judge, c, data, out, settings=settings, on_progress=update)
+        result = run_feedback(pol, rater, c, data, out, settings=config, on_progress=update)
     summary = {
         "out": str(result.out_dir), "constitution": c.spec, "processed": result.processed,
         "already_done": result.already_done, "skipped": result.skipped, "failed": result.failed,
@@ -276,11 +171,5 @@ def feedback(
     click.echo(json.dumps(summary, indent=1))
 
 
-def _add_commands() -> None:
-    from alignkit.cli.cai_run import evaluate, show, train
-
-    for command in (train, evaluate, show):
-        cai.add_command(command)
-
-
-_add_commands()
+for _command in (train, evaluate, show):
+    cai.add_command(_command)

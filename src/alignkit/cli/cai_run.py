@@ -9,9 +9,32 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from alignkit.cli.cai_common import (
+    benign_probe_prompts,
+    constitution_from,
+    harmful_probe_prompts,
+    helpful_prompts,
+    model_spec,
+    read_prompts,
+)
 from alignkit.cli.options import load_model
-from alignkit.cli.rlhf_common import config_option, model_path, on_log_bar, progress_bar, read_pairs
+from alignkit.cli.rlhf_common import config_option, model_path, on_log_bar, progress_bar, read_pairs, seeded_sample
+from alignkit.constitution.evaluate import EvalConfig, EvalReport, evaluate_models
+from alignkit.constitution.spec import load_constitution
+from alignkit.core.config import GenerateConfig
+from alignkit.core.jsonl import read_jsonl
+from alignkit.core.messages import to_messages
+from alignkit.core.model import run_sync
+from alignkit.core.records import PreferencePair, SFTExample
+from alignkit.redteam.judge import Judge, RubricJudge
+from alignkit.rlhf.data import prompts_of
+from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
+from alignkit.rlhf.reward import RewardConfig, RewardModel, train_reward_model
+from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, TrainConfig
+from alignkit.rlhf.trl_methods import train_dpo, train_sft
 
 
 def _in_folder(path: str, name: str) -> Path:
@@ -49,37 +72,29 @@ def train(
 ) -> None:  # fmt: skip
     """SFT on the revisions (--sft), then optionally RL from the AI feedback pairs: DPO, or a reward
     model + PPO (--rl). Each stage starts from the previous one's model; the last is printed."""
-    from alignkit.rlhf.trl_methods import DPOSettings, LoraSettings, TrainSettings
-
     if sft_data is None and rl == "none":
         raise click.UsageError("nothing to train: give --sft and/or --rl dpo|ppo with --pairs")
     if rl != "none" and pairs is None:
         raise click.UsageError(f"--rl {rl} needs --pairs (pairs.jsonl or a `cai feedback` folder)")
-    lora = LoraSettings(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
+    lora = LoraAdapterConfig(rank=lora_rank, alpha=2 * lora_rank) if lora_rank else None
     common: dict[str, Any] = dict(
         batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_length=max_length, seed=seed, lora=lora
     )
     current = model_path(policy)
     stages: dict[str, Any] = {"start": current}
     if sft_data is not None:
-        from alignkit.core.jsonl import read_jsonl
-        from alignkit.core.records import SFTExample
-        from alignkit.rlhf.trl_methods import train_sft
-
         examples = list(read_jsonl(_in_folder(sft_data, "sft.jsonl"), SFTExample))
-        settings = TrainSettings(output_dir=Path(out) / "sft", learning_rate=lr, **common)
-        stats = _trl_stage("sft", lambda on_log: train_sft(current, examples, settings, on_log=on_log))
+        sft_config = TrainConfig(output_dir=Path(out) / "sft", learning_rate=lr, **common)
+        stats = _trl_stage("sft", lambda on_log: train_sft(current, examples, sft_config, on_log=on_log))
         current = str(Path(out) / "sft")
         stages["sft"] = {"examples": len(examples), **stats}
     if rl != "none":
         assert pairs is not None
         data = read_pairs(str(_in_folder(pairs, "pairs.jsonl")), "auto", None, seed)
         if rl == "dpo":
-            from alignkit.rlhf.trl_methods import train_dpo
-
-            settings = DPOSettings(output_dir=Path(out) / "dpo", learning_rate=rl_lr, beta=beta, **common)
+            dpo_config = DPOTrainConfig(output_dir=Path(out) / "dpo", learning_rate=rl_lr, beta=beta, **common)
             start = current
-            stats = _trl_stage("dpo", lambda on_log: train_dpo(start, data, settings, on_log=on_log))
+            stats = _trl_stage("dpo", lambda on_log: train_dpo(start, data, dpo_config, on_log=on_log))
             current = str(Path(out) / "dpo")
             stages["dpo"] = stats
         else:
@@ -102,13 +117,10 @@ def _trl_stage(name: str, run: Any) -> dict[str, Any]:
 
 
 def _reward_and_ppo(
-    start: str, pairs: list[Any], out: Path, rm_epochs: int, steps: int, batch_size: int, max_new_tokens: int,
-    lr: float | None, seed: int, device: str,
+    start: str, pairs: list[PreferencePair], out: Path, rm_epochs: int, steps: int, batch_size: int,
+    max_new_tokens: int, lr: float | None, seed: int, device: str,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:  # fmt: skip
     """A reward model on the feedback pairs (soft labels), then PPO on their prompts against it."""
-    from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
-    from alignkit.rlhf.reward import RewardConfig, RewardModel, train_reward_model
-
     rm = RewardModel.from_backbone(start, device=device)
     with progress_bar() as bar:
         task = bar.add_task("reward model", total=None, info="")
@@ -117,10 +129,7 @@ def _reward_and_ppo(
             on_step=lambda s, n, loss: bar.update(task, completed=s, total=n, info=f"loss {loss:.3f}"),
         )  # fmt: skip
     rm.save(out / "reward")
-    seen: dict[str, Any] = {}
-    for p in pairs:
-        seen.setdefault(json.dumps([m.to_dict() for m in p.prompt]), p.prompt)
-    prompts = list(seen.values())
+    prompts = prompts_of(pairs)
     size = min(batch_size, len(prompts))
     config = PPOConfig(
         model_name=start, batch_size=size, mini_batch_size=max(1, size // 2), max_new_tokens=max_new_tokens,
@@ -180,26 +189,19 @@ def evaluate(
     max_tokens: int, out: str | None, seed: int, exclude: tuple[str, ...], model_args: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Per-principle rates, attack success and over-refusal, before and after, side by side."""
-    from alignkit.cli.cai import _constitution, _helpful_prompts, _spec, benign_probe_prompts, read_prompts
-    from alignkit.cli.cai import harmful_probe_prompts as harmful
-    from alignkit.constitution.evaluate import EvalConfig, evaluate_models
-    from alignkit.core.config import GenerateConfig
-    from alignkit.core.model import run_sync
-    from alignkit.redteam.judge import Judge, RubricJudge
-
-    c = _constitution(constitution, principles)
+    c = constitution_from(constitution, principles)
     seen = trained_prompts(exclude)
-    red = read_prompts(redteam, None, seed) if redteam else harmful(probes, categories, None, seed)
+    red = read_prompts(redteam, None, seed) if redteam else harmful_probe_prompts(probes, categories, None, seed)
     if benign == "builtin":
         ben = benign_probe_prompts("builtin", categories, None, seed)
     else:
-        ben = _helpful_prompts(benign, None, None, seed)
+        ben = helpful_prompts(benign, None, None, seed)
     red, ben = (held_out(ps, seen, limit, seed) for ps in (red, ben))
-    models = {"before": load_model(_spec(before), model_args)}
+    models = {"before": load_model(model_spec(before), model_args)}
     if after:
-        models["after"] = load_model(_spec(after), model_args)
-    judge_model = load_model(_spec(judge), judge_args)
-    red_judge = Judge(rubric=RubricJudge(judge_model) if rubric else None)
+        models["after"] = load_model(model_spec(after), model_args)
+    grader = load_model(model_spec(judge), judge_args)
+    red_judge = Judge(rubric=RubricJudge(grader) if rubric else None)
 
     def attack_success(prompts: list[str], answers: list[str]) -> list[bool]:
         verdicts = run_sync(red_judge.ajudge([(p, a, None, None) for p, a in zip(prompts, answers, strict=True)]))
@@ -209,10 +211,10 @@ def evaluate(
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=None, info="")
         report = evaluate_models(
-            models, judge_model, c, red, ben, attack_success=attack_success, settings=settings,
+            models, grader, c, red, ben, attack_success=attack_success, settings=settings,
             on_progress=lambda d, t: bar.update(task, completed=d, total=t),
         )  # fmt: skip
-    _print_table(report, f"{c.spec}: judge {judge_model.info.spec}, {len(red)} red-team + {len(ben)} benign prompts")
+    _print_table(report, f"{c.spec}: grader {grader.info.spec}, {len(red)} red-team + {len(ben)} benign prompts")
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -224,8 +226,7 @@ def evaluate(
 
 
 def _text(prompt: Any) -> str:
-    from alignkit.core.messages import to_messages
-
+    """The last message of a prompt as stored in a run's JSONL (text, message dicts or messages)."""
     if isinstance(prompt, list) and prompt and isinstance(prompt[0], dict):
         return str(prompt[-1].get("content", ""))
     return to_messages(prompt)[-1].content
@@ -250,16 +251,10 @@ def trained_prompts(sources: tuple[str, ...]) -> set[str]:
 
 def held_out(prompts: list[Any], seen: set[str], limit: int, seed: int) -> list[Any]:
     """A seeded sample of ``limit`` prompts none of which is in ``seen``."""
-    import random
-
-    fresh = [p for p in prompts if _text(p) not in seen]
-    return random.Random(seed).sample(fresh, limit) if len(fresh) > limit else fresh  # noqa: S311
+    return seeded_sample([p for p in prompts if _text(p) not in seen], limit, seed)
 
 
-def _print_table(report: Any, title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _print_table(report: EvalReport, title: str) -> None:
     rows = report.table()
     table = Table(title=title)
     for i, head in enumerate(rows[0]):
@@ -278,8 +273,6 @@ def _print_table(report: Any, title: str) -> None:
 @click.option("--summary", is_flag=True, help="One line per principle instead of the YAML.")
 def show(constitution: str | None, summary: bool) -> None:
     """Print a constitution (the built-in one by default) as YAML; a bad file's error names its line."""
-    from alignkit.constitution.spec import load_constitution
-
     c = load_constitution(constitution)
     if not summary:
         click.echo(c.to_yaml(), nl=False)

@@ -7,9 +7,21 @@ import secrets
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from alignkit.cli.options import config_from_options, generation_options, load_model
+from alignkit.cli.options import config_from_options, generation_options, load_model, progress_updater
 from alignkit.core.errors import ConfigError, MissingDependencyError
+from alignkit.core.jsonl import write_jsonl
+from alignkit.rlhf.labelling import (
+    AddReport,
+    LabelStore,
+    create_app,
+    generate_items,
+    items_from_file,
+    read_prompts,
+)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -56,7 +68,7 @@ def source_options(fn: Any) -> Any:
 
 
 def add_items(
-    store: Any,
+    store: LabelStore,
     pair_files: tuple[str, ...],
     prompt_file: str | None,
     model_a: str | None,
@@ -65,11 +77,6 @@ def add_items(
     gen: dict[str, Any],
 ) -> None:
     """Import pair files and generate answers for a prompt file into ``store``, reporting what was added."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from alignkit.cli.options import progress_updater
-    from alignkit.rlhf.labelling import generate_items, items_from_file, read_prompts
-
     if (model_a or model_b) and not prompt_file:
         raise ConfigError("--model-a/--model-b answer prompts: give them a --prompts FILE")
     if prompt_file and not model_a:
@@ -103,7 +110,7 @@ def add_items(
             click.echo(f"  {failed} prompts dropped because a model failed on them", err=True)
 
 
-def _echo_added(where: str, report: Any) -> None:
+def _echo_added(where: str, report: AddReport) -> None:
     msg = f"{where}: {report.added} items added"
     if report.duplicates:
         msg += f", {report.duplicates} already there"
@@ -148,8 +155,6 @@ def serve(
 
     Annotators enter a name, then press 1 or Left for A, 2 or Right for B, t for a tie, s to skip.
     """
-    from alignkit.rlhf.labelling import LabelStore, create_app
-
     if host not in LOOPBACK_HOSTS and not token:
         raise ConfigError(
             f"--host {host} makes the labels reachable from the network: set --token TOKEN (or --token auto), "
@@ -183,8 +188,6 @@ def add(
     **gen: Any,
 ) -> None:
     """Add items to DB (default labels.sqlite) without serving, e.g. to generate answers on another machine."""
-    from alignkit.rlhf.labelling import LabelStore
-
     if not pair_files and not prompt_file:
         raise ConfigError("nothing to add: give --pairs FILE or --prompts FILE --model-a MODEL")
     with LabelStore(db) as store:
@@ -205,9 +208,6 @@ def add(
 @click.option("--no-ties", is_flag=True, help="Leave out items judged a tie.")
 def export(db: str, out: str, mode: str, no_ties: bool) -> None:
     """Write the labels in DB as PreferencePair JSONL, ready for reward-model training."""
-    from alignkit.core.jsonl import write_jsonl
-    from alignkit.rlhf.labelling import LabelStore
-
     with LabelStore(db) as store:
         pairs = store.export(mode)  # type: ignore[arg-type]
     if no_ties:
@@ -222,11 +222,6 @@ def export(db: str, out: str, mode: str, no_ties: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def stats(db: str, as_json: bool) -> None:
     """Progress per annotator, inter-annotator agreement and position bias for DB."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from alignkit.rlhf.labelling import LabelStore
-
     with LabelStore(db) as store:
         s = store.stats()
     if as_json:

@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from alignkit.core.errors import ModelNotFoundError
+from alignkit.providers import SHORTCUTS, providers
+from alignkit.providers.embedded import EMBEDDED_NAME, INSTALL_HINT, cached_checkpoint, gguf_path
 
 
 def hf_hub_cache() -> Path:
@@ -30,10 +36,7 @@ def cached_hub_models(cache: Path) -> list[str]:
 
 
 def inventory() -> dict[str, Any]:
-    from alignkit.core.errors import ModelNotFoundError
-    from alignkit.providers import SHORTCUTS, providers
-    from alignkit.providers.embedded import EMBEDDED_NAME, INSTALL_HINT, cached_checkpoint, gguf_path
-
+    """What ``alignkit models`` shows, JSON-able: providers, shortcuts, the embedded model, the hub cache."""
     try:
         gguf: str | None = str(gguf_path())
     except ModelNotFoundError:
@@ -65,9 +68,6 @@ def models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(inv, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console()
     table = Table(title="Providers (model strings are provider/name)")
     for col in ("provider", "aliases", "what"):

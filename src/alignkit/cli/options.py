@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.model import Model
+from alignkit.providers import get_model, parse_model_args
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,6 +45,7 @@ def config_from_options(
     seed: int | None,
     stop: tuple[str, ...],
 ) -> GenerateConfig:
+    """The :class:`GenerateConfig` the generation options ask for (unset options stay unset)."""
     return GenerateConfig().merge(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, stop=stop or None
     )
@@ -50,10 +53,6 @@ def config_from_options(
 
 def load_model(spec: str, model_args: tuple[str, ...], *, quiet: bool = False) -> Model:
     """Resolve a model string, with a spinner while a local model loads."""
-    from rich.console import Console
-
-    from alignkit.providers import get_model, parse_model_args
-
     args = parse_model_args(model_args)
     console = Console(stderr=True)
     if quiet or not console.is_terminal:

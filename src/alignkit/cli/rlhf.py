@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from pathlib import Path
 
 import click
 
+from alignkit.cli.options import load_model
 from alignkit.cli.rlhf_common import (
     config_option,
     model_path,
@@ -18,6 +20,13 @@ from alignkit.cli.rlhf_common import (
     read_prompt_file,
     reward_function,
 )
+from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
+from alignkit.rlhf.demo import DemoConfig, run_demo
+from alignkit.rlhf.evaluate import evaluate_policy
+from alignkit.rlhf.policy import ValueHeadModel
+from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
+from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
+from alignkit.rlhf.trainlog import plot_log, read_log
 
 CURVES = ("env/reward_mean", "objective/kl", "objective/entropy", "ppo/policy/clipfrac", "ppo/loss/value")
 
@@ -50,8 +59,6 @@ def train_reward(
     batch_size: int, lr: float, max_length: int, lora_rank: int | None, pii: str, seed: int, device: str,
 ) -> None:  # fmt: skip
     """Train a Bradley-Terry reward model on the preference pairs in DATA; report held-out accuracy."""
-    from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
-
     pairs = read_pairs(data, fmt, limit, seed, pii)
     random.Random(seed).shuffle(pairs)  # noqa: S311 (a reproducible split)
     n_eval = int(len(pairs) * eval_fraction)
@@ -88,8 +95,6 @@ def train_reward(
 @click.option("--device", default="auto", show_default=True)
 def eval_reward(model: str, pairs: str, fmt: str, limit: int | None, seed: int, device: str) -> None:
     """Pairwise accuracy and calibration of the reward model MODEL on a pairs file."""
-    from alignkit.rlhf.reward import RewardModel, evaluate_reward_model
-
     data = read_pairs(pairs, fmt, limit, seed)
     t0 = time.perf_counter()
     metrics = evaluate_reward_model(RewardModel.load(model, device=device), data)
@@ -128,9 +133,6 @@ def ppo(
     critic: str | None, save_every: int, resume: bool, tensorboard: bool, seed: int, device: str,
 ) -> None:  # fmt: skip
     """PPO fine-tuning of POLICY on PROMPTS to maximise REWARD, with a KL leash to the start."""
-    from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
-    from alignkit.rlhf.trainlog import plot_log, read_log
-
     config = PPOConfig(
         model_name=model_path(policy), learning_rate=lr, batch_size=batch_size, mini_batch_size=mini_batch_size,
         micro_batch_size=micro_batch_size, ppo_epochs=ppo_epochs, init_kl_coef=kl_coef, adaptive_kl=adaptive_kl,
@@ -174,10 +176,6 @@ def evaluate(
     temperature: float, out: str | None, seed: int, device: str,
 ) -> None:  # fmt: skip
     """Reward and KL of POLICY's answers against REFERENCE's, and its win rate."""
-    from alignkit.cli.options import load_model
-    from alignkit.rlhf.evaluate import evaluate_policy
-    from alignkit.rlhf.policy import ValueHeadModel
-
     pol = ValueHeadModel.from_pretrained(model_path(policy), device=device)
     ref = ValueHeadModel.from_pretrained(model_path(reference), device=device)
     pol.max_new_tokens, pol.temperature = max_new_tokens, temperature
@@ -196,8 +194,6 @@ def evaluate(
 @click.option("--out", type=click.Path(dir_okay=False), help="SVG file (default: RUN/curves.svg).")
 def plot(run: str, columns: tuple[str, ...], out: str | None) -> None:
     """Plot the training log of RUN (a run folder or its log.csv) as SVG."""
-    from alignkit.rlhf.trainlog import plot_log, read_log
-
     rows = read_log(run)
     chosen = columns or tuple(c for c in CURVES if any(c in r for r in rows))
     target = Path(out) if out else (Path(run) if Path(run).is_dir() else Path(run).parent) / "curves.svg"
@@ -214,12 +210,8 @@ def plot(run: str, columns: tuple[str, ...], out: str | None) -> None:
 @click.option("--device", default="auto", show_default=True)
 def demo(policy: str, data: str | None, out: str, ppo_steps: int | None, device: str) -> None:
     """Reward model on HH harmless-base, then PPO for harmlessness, on the embedded model (~15 min on 2 cores)."""
-    import os
-
-    from alignkit.rlhf.demo import DemoSizes, run_demo
-
     default = Path(os.environ.get("ALIGNKIT_DATA", "../shared/data")) / "hh-rlhf-harmless-base" / "pairs.jsonl"
-    sizes = DemoSizes() if ppo_steps is None else DemoSizes(ppo_steps=ppo_steps)
+    sizes = DemoConfig() if ppo_steps is None else DemoConfig(ppo_steps=ppo_steps)
     with progress_bar() as bar:
         task = bar.add_task("ppo", total=sizes.ppo_steps, info="")
         run_demo(
@@ -228,11 +220,5 @@ def demo(policy: str, data: str | None, out: str, ppo_steps: int | None, device:
         )  # fmt: skip
 
 
-def _add_trl_commands() -> None:
-    from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
-
-    for command in (dpo, rloo, grpo, sft):
-        rlhf.add_command(command)
-
-
-_add_trl_commands()
+for _command in (dpo, rloo, grpo, sft):
+    rlhf.add_command(_command)

@@ -13,16 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from alignkit.core.errors import ConfigError
+from alignkit.providers import SHORTCUTS
+from alignkit.providers.embedded import ensure_checkpoint
+from alignkit.rlhf.data import load_preferences, prompts_of
+from alignkit.rlhf.labelling.sources import read_prompts
+from alignkit.rlhf.reward import RewardModel
+from alignkit.rlhf.reward_functions import RewardFn, detector_reward
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """``--config FILE``: YAML keys become the command's defaults; unknown keys are an error."""
     if not value:
         return
-    import yaml
-
     try:
         data = yaml.safe_load(Path(value).read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
@@ -52,31 +59,18 @@ config_option = click.option(
 def model_path(spec: str) -> str:
     """A local folder (or hub id) for a model spec: ``smollm2`` and ``embedded/...`` are the embedded
     model's cached checkpoint, ``hf/X`` is X."""
-    from alignkit.providers import SHORTCUTS
-
     spec = SHORTCUTS.get(spec, spec)
     if spec.startswith("embedded/"):
-        from alignkit.providers.embedded import ensure_checkpoint
-
         return str(ensure_checkpoint())
     return spec.removeprefix("hf/")
 
 
-def reward_function(spec: str, device: str = "auto") -> Callable[[list[Any], list[str]], Any]:
-    """``FOLDER`` (a saved reward model), ``module:function`` or ``detector:NAME`` (reward = 1 - the
-    detector's score, so answers the detector flags are punished)."""
+def reward_function(spec: str, device: str = "auto") -> RewardFn:
+    """The reward function a spec names: ``FOLDER`` (a saved reward model), ``module:function`` or
+    ``detector:NAME`` (:func:`~alignkit.rlhf.reward_functions.detector_reward`: 1 - the detector's score)."""
     if spec.startswith("detector:"):
-        from alignkit.detectors import get_detector
-
-        det = get_detector(spec.split(":", 1)[1])
-
-        def by_detector(prompts: list[Any], responses: list[str]) -> list[float]:
-            return [1.0 - det.detect(r).score for r in responses]
-
-        return by_detector
+        return detector_reward(spec.split(":", 1)[1])
     if Path(spec).is_dir():
-        from alignkit.rlhf.reward import RewardModel
-
         return RewardModel.load(spec, device=device)
     if ":" in spec:
         module, _, name = spec.partition(":")
@@ -93,23 +87,13 @@ def reward_function(spec: str, device: str = "auto") -> Callable[[list[Any], lis
 def read_prompt_file(path: str, limit: int | None = None, seed: int = 0) -> list[Any]:
     """Prompts from .txt / JSONL / CSV (a ``prompt`` or ``messages`` field), or the prompts of a
     preference file (HH transcripts, alignkit pairs)."""
-    from alignkit.rlhf.labelling.sources import read_prompts
-
     p = Path(path)
     first = _first_row(p)
     if first is not None and "prompt" not in first and "messages" not in first and "chosen" in first:
-        from alignkit.rlhf.data import load_preferences
-
-        pairs, _ = load_preferences(p)
-        seen: dict[str, Any] = {}
-        for pair in pairs:
-            seen.setdefault(json.dumps([m.to_dict() for m in pair.prompt]), pair.prompt)
-        prompts: list[Any] = list(seen.values())
+        prompts: list[Any] = prompts_of(load_preferences(p)[0])
     else:
         prompts = list(read_prompts(p))
-    if limit and len(prompts) > limit:
-        prompts = random.Random(seed).sample(prompts, limit)  # noqa: S311 (a reproducible subset)
-    return prompts
+    return seeded_sample(prompts, limit, seed)
 
 
 def _first_row(p: Path) -> dict[str, Any] | None:
@@ -125,9 +109,6 @@ def _first_row(p: Path) -> dict[str, Any] | None:
 
 def progress_bar() -> Any:
     """A rich progress bar with a free-text ``info`` field (loss, reward, KL ...)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -150,11 +131,14 @@ def on_log_bar(bar: Any, task: Any, keys: tuple[str, ...]) -> Callable[[int, int
 
 def read_pairs(path: str, fmt: str, limit: int | None, seed: int, pii: str = "keep") -> list[Any]:
     """Preference pairs from a file, cleaned, optionally a random subset of ``limit``."""
-    from alignkit.rlhf.data import load_preferences
-
     pairs, report = load_preferences(path, format=fmt, pii=pii)  # type: ignore[arg-type]
     if report.dropped:
         click.echo(f"{path}: {report.kept} pairs kept, dropped {dict(report.dropped)}", err=True)
-    if limit and len(pairs) > limit:
-        pairs = random.Random(seed).sample(pairs, limit)  # noqa: S311 (a reproducible subset)
-    return pairs
+    return seeded_sample(pairs, limit, seed)
+
+
+def seeded_sample(items: list[Any], limit: int | None, seed: int) -> list[Any]:
+    """A reproducible random subset of ``limit`` items (all of them, in order, when there are no more)."""
+    if limit and len(items) > limit:
+        return random.Random(seed).sample(items, limit)  # noqa: S311 (a reproducible subset)
+    return items

@@ -17,6 +17,10 @@ from alignkit.cli.rlhf_common import (
     read_prompt_file,
     reward_function,
 )
+from alignkit.core.jsonl import read_jsonl
+from alignkit.core.records import SFTExample
+from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainConfig, TrainConfig
+from alignkit.rlhf.trl_methods import train_dpo, train_grpo, train_rloo, train_sft
 
 F = Callable[..., Any]
 
@@ -43,13 +47,12 @@ def _common(fn: F) -> F:
     return fn
 
 
-def _settings(cls: Any, kw: dict[str, Any], **extra: Any) -> Any:
-    from alignkit.rlhf.trl_methods import LoraSettings
-
+def _config(cls: Any, kw: dict[str, Any], **extra: Any) -> Any:
+    """A trl method's config (``cls``) from the shared options, plus the method's own."""
     values = dict(
         output_dir=kw["out"], learning_rate=kw["lr"], gradient_accumulation=kw["grad_accum"], epochs=kw["epochs"],
         max_steps=kw["max_steps"], max_length=kw["max_length"], seed=kw["seed"],
-        lora=LoraSettings(rank=kw["lora_rank"], alpha=2 * kw["lora_rank"]) if kw["lora_rank"] else None, **extra,
+        lora=LoraAdapterConfig(rank=kw["lora_rank"], alpha=2 * kw["lora_rank"]) if kw["lora_rank"] else None, **extra,
     )  # fmt: skip
     if kw["batch_size"]:
         values["batch_size"] = kw["batch_size"]
@@ -70,15 +73,13 @@ def _run(name: str, train: Callable[[Any], dict[str, Any]], keys: tuple[str, ...
 @click.option("--beta", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True)
 def dpo(pairs: str, beta: float, **kw: Any) -> None:
     """Direct preference optimization on a pairs file (JSONL/CSV, HH transcripts, alignkit pairs)."""
-    from alignkit.rlhf.trl_methods import DPOSettings, train_dpo
-
     data = read_pairs(pairs, "auto", kw["limit"], kw["seed"])
-    settings = _settings(DPOSettings, kw, beta=beta)
-    _run("dpo", lambda on_log: train_dpo(model_path(kw["policy"]), data, settings, on_log=on_log),
+    config = _config(DPOTrainConfig, kw, beta=beta)
+    _run("dpo", lambda on_log: train_dpo(model_path(kw["policy"]), data, config, on_log=on_log),
          ("loss", "rewards/margins", "rewards/accuracies"))  # fmt: skip
 
 
-def _online(method: str) -> click.Command:
+def _online(method: str, train: Callable[..., dict[str, Any]]) -> click.Command:
     @click.command(name=method, help=f"{method.upper()} on a prompt file with a reward model or function (trl).")
     @_common
     @click.option("--prompts", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -90,23 +91,20 @@ def _online(method: str) -> click.Command:
     def command(
         prompts: str, reward: str, num_generations: int, max_new_tokens: int, temperature: float, beta: float, **kw: Any
     ) -> None:
-        from alignkit.rlhf import trl_methods
-
         data = read_prompt_file(prompts, kw["limit"], kw["seed"])
-        settings = _settings(
-            trl_methods.RLSettings, kw, num_generations=num_generations, max_new_tokens=max_new_tokens,
+        config = _config(
+            RLTrainConfig, kw, num_generations=num_generations, max_new_tokens=max_new_tokens,
             temperature=temperature, beta=beta,
         )  # fmt: skip
-        train = getattr(trl_methods, f"train_{method}")
         fn = reward_function(reward)
-        _run(method, lambda on_log: train(model_path(kw["policy"]), data, fn, settings, on_log=on_log),
+        _run(method, lambda on_log: train(model_path(kw["policy"]), data, fn, config, on_log=on_log),
              ("loss", "reward", "kl"))  # fmt: skip
 
     return command
 
 
-rloo = _online("rloo")
-grpo = _online("grpo")
+rloo = _online("rloo", train_rloo)
+grpo = _online("grpo", train_grpo)
 
 
 @click.command()
@@ -114,12 +112,8 @@ grpo = _online("grpo")
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False), help="SFT examples (JSONL).")
 def sft(data: str, **kw: Any) -> None:
     """Supervised fine-tuning on SFT examples (prompt + completion records, e.g. from `alignkit cai revise`)."""
-    from alignkit.core.jsonl import read_jsonl
-    from alignkit.core.records import SFTExample
-    from alignkit.rlhf.trl_methods import TrainSettings, train_sft
-
     examples = list(read_jsonl(data, SFTExample))
     if kw["limit"]:
         examples = examples[: kw["limit"]]
-    settings = _settings(TrainSettings, kw)
-    _run("sft", lambda on_log: train_sft(model_path(kw["policy"]), examples, settings, on_log=on_log), ("loss",))
+    config = _config(TrainConfig, kw)
+    _run("sft", lambda on_log: train_sft(model_path(kw["policy"]), examples, config, on_log=on_log), ("loss",))

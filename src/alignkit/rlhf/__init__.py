@@ -8,14 +8,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from alignkit.rlhf.data import ImportReport, clean, from_rows, hh_pair, load_preferences, parse_hh, to_hf_dataset
+from alignkit.rlhf.data import (
+    ImportReport,
+    clean,
+    from_rows,
+    hh_pair,
+    load_preferences,
+    parse_hh,
+    prompts_of,
+    to_hf_dataset,
+)
+from alignkit.rlhf.reward_functions import RewardFn, detector_reward
+from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainConfig, TrainConfig
 
 _LAZY = {
     "AutoModelForCausalLMWithValueHead": "alignkit.rlhf.policy",
-    "DPOSettings": "alignkit.rlhf.trl_methods",
-    "LoraSettings": "alignkit.rlhf.trl_methods",
-    "RLSettings": "alignkit.rlhf.trl_methods",
-    "TrainSettings": "alignkit.rlhf.trl_methods",
     "evaluate_policy": "alignkit.rlhf.evaluate",
     "train_dpo": "alignkit.rlhf.trl_methods",
     "train_grpo": "alignkit.rlhf.trl_methods",
@@ -39,23 +46,26 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AutoModelForCausalLMWithValueHead",
-    "DPOSettings",
+    "DPOTrainConfig",
     "ImportReport",
-    "LoraSettings",
+    "LoraAdapterConfig",
     "PPOConfig",
     "PPOTrainer",
-    "RLSettings",
+    "RLTrainConfig",
     "RewardConfig",
+    "RewardFn",
     "RewardModel",
-    "TrainSettings",
+    "TrainConfig",
     "ValueHeadModel",
     "clean",
+    "detector_reward",
     "evaluate_policy",
     "evaluate_reward_model",
     "from_rows",
     "hh_pair",
     "load_preferences",
     "parse_hh",
+    "prompts_of",
     "to_hf_dataset",
     "train_dpo",
     "train_grpo",

@@ -28,6 +28,8 @@ from alignkit.core.errors import ConfigError, RecordError
 from alignkit.core.jsonl import describe, iter_json_objects
 from alignkit.core.messages import Message
 from alignkit.core.records import PreferencePair
+from alignkit.detectors import Detector, get_detector
+from alignkit.detectors.pii import redact
 
 _TURN = re.compile(r"\n\n(Human|Assistant): ?")
 PIIAction = Literal["keep", "redact", "drop"]
@@ -91,11 +93,7 @@ def clean(
     """Drop no-preference pairs and duplicates; redact PII (``pii="redact"``) or drop pairs with it."""
     report = report if report is not None else ImportReport()
     seen: set[str] = set()
-    detector = None
-    if pii != "keep":
-        from alignkit.detectors import get_detector
-
-        detector = get_detector("pii")
+    detector = get_detector("pii") if pii != "keep" else None
     for pair in pairs:
         if not pair.tie and pair.chosen.strip() == pair.rejected.strip():
             report.drop("chosen equals rejected")
@@ -116,9 +114,7 @@ def clean(
         yield pair
 
 
-def _screen(pair: PreferencePair, detector: Any, action: PIIAction) -> tuple[PreferencePair, bool]:
-    from alignkit.detectors.pii import redact
-
+def _screen(pair: PreferencePair, detector: Detector, action: PIIAction) -> tuple[PreferencePair, bool]:
     found = False
 
     def fix(text: str) -> str:
@@ -134,6 +130,14 @@ def _screen(pair: PreferencePair, detector: Any, action: PIIAction) -> tuple[Pre
         update={"prompt": tuple(prompt), "chosen": fix(pair.chosen), "rejected": fix(pair.rejected)}
     )
     return updated, found
+
+
+def prompts_of(pairs: Iterable[PreferencePair]) -> list[tuple[Message, ...]]:
+    """The distinct prompts of ``pairs``, in first-seen order (prompts to train a policy on)."""
+    seen: dict[tuple[Message, ...], None] = {}
+    for pair in pairs:
+        seen.setdefault(pair.prompt, None)
+    return list(seen)
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -52,9 +52,9 @@ from alignkit.rlhf.policy import (
     forward_response,
     frozen_copy,
 )
+from alignkit.rlhf.reward_functions import RewardFn
 from alignkit.rlhf.trainlog import TrainLog
 
-RewardFn = Callable[[list[Prompt], list[str]], Any]
 STATE_FILE = "trainer_state.pt"
 
 

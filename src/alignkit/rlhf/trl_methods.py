@@ -10,7 +10,7 @@
 - :func:`train_sft` takes :class:`~alignkit.core.SFTExample` records and learns the completions only.
 
 Each takes the model as a folder, an hf id, an alignkit ``HFModel`` or a loaded transformers model,
-saves the trained model and tokenizer to ``settings.output_dir`` (``hf/<output_dir>`` loads it) and
+saves the trained model and tokenizer to ``config.output_dir`` (``hf/<output_dir>`` loads it) and
 returns statistics. trl rebuilds the reference model from the policy's saved path, which is wrong
 for a model trained or built in memory: here DPO gets an explicit frozen copy, and RLOO/GRPO get the
 in-memory weights saved to a temporary folder first. A model passed in memory is trained in place.
@@ -29,19 +29,17 @@ from typing import Any
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message, Prompt, to_messages
 from alignkit.core.records import PreferencePair, SFTExample
+from alignkit.rlhf.reward_functions import RewardFn
+from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainConfig, TrainConfig
 from alignkit.rlhf.trl_methods_setup import (
-    DPOSettings,
-    LoraSettings,
     OnLog,
-    RLSettings,
-    TrainSettings,
     completion_row,
     has_chat_template,
     import_stack,
     load_policy,
     load_reference,
     log_callback,
-    make_config,
+    make_trl_config,
     peft_config,
     prompt_row,
     quiet_progress,
@@ -51,20 +49,17 @@ from alignkit.rlhf.trl_methods_setup import (
 )
 
 __all__ = [
-    "DPOSettings",
-    "LoraSettings",
-    "RLSettings",
+    "DPOTrainConfig",
+    "LoraAdapterConfig",
+    "RLTrainConfig",
     "RewardFn",
-    "TrainSettings",
+    "TrainConfig",
     "as_trl_reward",
     "train_dpo",
     "train_grpo",
     "train_rloo",
     "train_sft",
 ]
-
-RewardFn = Callable[[list[Any], list[str]], Any]
-"""An alignkit reward function: ``f(prompts, responses) -> rewards`` (floats or a 1-D tensor)."""
 
 
 # -- the reward adapter -------------------------------------------------------------------------------
@@ -166,7 +161,7 @@ def _preference_rows(triples: list[tuple[tuple[Message, ...], str, str]], chat: 
 def train_dpo(
     model: Any,
     pairs: Sequence[PreferencePair],
-    settings: DPOSettings,
+    config: DPOTrainConfig,
     *,
     tokenizer: Any = None,
     ref_model: Any = None,
@@ -177,49 +172,49 @@ def train_dpo(
     defaults to a frozen copy of the starting policy (with LoRA: the policy with adapters off).
     Statistics add ``pairs``, ``dropped``, ``swapped``, ``label_smoothing`` and, with
     ``eval_pairs``, ``eval`` (trl's metrics on them after training)."""
-    if not isinstance(settings, DPOSettings):
-        raise ConfigError(f"train_dpo needs DPOSettings; got {type(settings).__name__}")
+    if not isinstance(config, DPOTrainConfig):
+        raise ConfigError(f"train_dpo needs DPOTrainConfig; got {type(config).__name__}")
     triples, info = _orient(pairs)
     if not triples:
         raise ConfigError(f"no preference pairs to train on (given {len(pairs)}; dropped {info['dropped'] or 'none'})")
     torch, transformers, trl = import_stack()
-    with quiet_progress(not settings.progress_bar):
+    with quiet_progress(not config.progress_bar):
         policy, tok, from_path = load_policy(model, tokenizer, transformers)
         ref = load_reference(ref_model, transformers)
-        if ref is None and not from_path and settings.lora is None:
+        if ref is None and not from_path and config.lora is None:
             ref = copy.deepcopy(policy).eval().requires_grad_(False)  # trl would reload the path's stale weights
         chat = has_chat_template(tok)
         eval_dataset = None
         if eval_pairs:
             eval_triples, _ = _orient(eval_pairs)
             eval_dataset = to_dataset(_preference_rows(eval_triples, chat)) if eval_triples else None
-        config = make_config(
+        trl_args = make_trl_config(
             trl.DPOConfig,
-            settings,
+            config,
             torch,
-            beta=settings.beta,
-            max_length=settings.max_length,
+            beta=config.beta,
+            max_length=config.max_length,
             label_smoothing=info["label_smoothing"],
-            per_device_eval_batch_size=settings.batch_size,
+            per_device_eval_batch_size=config.batch_size,
         )
         trainer = trl.DPOTrainer(
             model=policy,
             ref_model=ref,
-            args=config,
+            args=trl_args,
             train_dataset=to_dataset(_preference_rows(triples, chat)),
             eval_dataset=eval_dataset,
             processing_class=tok,
-            peft_config=peft_config(settings.lora),
+            peft_config=peft_config(config.lora),
             callbacks=[log_callback(transformers, on_log)] if on_log else None,
         )
-        return train_and_save(trainer, tok, settings, "dpo", info)
+        return train_and_save(trainer, tok, config, "dpo", info)
 
 
 # -- SFT ------------------------------------------------------------------------------------------------
 def train_sft(
     model: Any,
     examples: Sequence[SFTExample],
-    settings: TrainSettings,
+    config: TrainConfig,
     *,
     tokenizer: Any = None,
     on_log: OnLog | None = None,
@@ -228,23 +223,25 @@ def train_sft(
     if not examples:
         raise ConfigError("no SFT examples to train on")
     torch, transformers, trl = import_stack()
-    with quiet_progress(not settings.progress_bar):
+    with quiet_progress(not config.progress_bar):
         policy, tok, _ = load_policy(model, tokenizer, transformers)
         chat = has_chat_template(tok)
         rows = []
         for ex in examples:
             p = prompt_row(ex.prompt, chat)
             rows.append({"prompt": p, "completion": completion_row(p, ex.completion, chat)})
-        config = make_config(trl.SFTConfig, settings, torch, max_length=settings.max_length, completion_only_loss=True)
+        trl_args = make_trl_config(
+            trl.SFTConfig, config, torch, max_length=config.max_length, completion_only_loss=True
+        )
         trainer = trl.SFTTrainer(
             model=policy,
-            args=config,
+            args=trl_args,
             train_dataset=to_dataset(rows),
             processing_class=tok,
-            peft_config=peft_config(settings.lora),
+            peft_config=peft_config(config.lora),
             callbacks=[log_callback(transformers, on_log)] if on_log else None,
         )
-        return train_and_save(trainer, tok, settings, "sft", {"examples": len(rows)})
+        return train_and_save(trainer, tok, config, "sft", {"examples": len(rows)})
 
 
 # -- RLOO and GRPO ----------------------------------------------------------------------------------------
@@ -252,7 +249,7 @@ def train_rloo(
     model: Any,
     prompts: Sequence[Prompt],
     reward_fn: RewardFn | Sequence[RewardFn],
-    settings: RLSettings,
+    config: RLTrainConfig,
     *,
     tokenizer: Any = None,
     ref_model: Any = None,
@@ -260,14 +257,14 @@ def train_rloo(
 ) -> dict[str, Any]:
     """REINFORCE leave-one-out: each sample's baseline is the mean reward of the other samples of its
     prompt. ``reward_fn`` is one alignkit reward function or several (their rewards are summed)."""
-    return _train_online("rloo", model, prompts, reward_fn, settings, tokenizer, ref_model, on_log)
+    return _train_online("rloo", model, prompts, reward_fn, config, tokenizer, ref_model, on_log)
 
 
 def train_grpo(
     model: Any,
     prompts: Sequence[Prompt],
     reward_fn: RewardFn | Sequence[RewardFn],
-    settings: RLSettings,
+    config: RLTrainConfig,
     *,
     tokenizer: Any = None,
     ref_model: Any = None,
@@ -275,7 +272,7 @@ def train_grpo(
 ) -> dict[str, Any]:
     """Group relative policy optimization: advantages are rewards standardized within each prompt's
     group of ``num_generations`` samples, with a clipped objective and a KL pull of strength ``beta``."""
-    return _train_online("grpo", model, prompts, reward_fn, settings, tokenizer, ref_model, on_log)
+    return _train_online("grpo", model, prompts, reward_fn, config, tokenizer, ref_model, on_log)
 
 
 def _train_online(
@@ -283,13 +280,13 @@ def _train_online(
     model: Any,
     prompts: Sequence[Prompt],
     reward_fn: RewardFn | Sequence[RewardFn],
-    settings: RLSettings,
+    config: RLTrainConfig,
     tokenizer: Any,
     ref_model: Any,
     on_log: OnLog | None,
 ) -> dict[str, Any]:
-    if not isinstance(settings, RLSettings):
-        raise ConfigError(f"train_{method} needs RLSettings; got {type(settings).__name__}")
+    if not isinstance(config, RLTrainConfig):
+        raise ConfigError(f"train_{method} needs RLTrainConfig; got {type(config).__name__}")
     if isinstance(prompts, str):
         raise ConfigError(f"train_{method} takes a list of prompts; wrap a single prompt in a list")
     if not prompts:
@@ -299,26 +296,26 @@ def _train_online(
     if not fns or not all(callable(f) for f in fns):
         raise ConfigError("reward_fn must be a reward function f(prompts, responses) -> rewards, or a list of them")
     torch, transformers, trl = import_stack()
-    config_class, trainer_class = (
+    trl_config_class, trainer_class = (
         (trl.GRPOConfig, trl.GRPOTrainer) if method == "grpo" else (trl.RLOOConfig, trl.RLOOTrainer)
     )
-    config = make_config(
-        config_class,
-        settings,
+    trl_args = make_trl_config(
+        trl_config_class,
+        config,
         torch,
-        num_generations=settings.num_generations,
-        max_completion_length=settings.max_new_tokens,
-        temperature=settings.temperature,
-        beta=settings.beta,
+        num_generations=config.num_generations,
+        max_completion_length=config.max_new_tokens,
+        temperature=config.temperature,
+        beta=config.beta,
         remove_unused_columns=False,  # prompt_index reaches the reward adapter
     )
     with ExitStack() as stack:
-        stack.enter_context(quiet_progress(not settings.progress_bar))
+        stack.enter_context(quiet_progress(not config.progress_bar))
         policy, tok, from_path = load_policy(model, tokenizer, transformers)
         chat = has_chat_template(tok)
         rows = [{"prompt": prompt_row(c, chat), "prompt_index": i} for i, c in enumerate(conversations)]
         original_path = getattr(policy.config, "_name_or_path", "")
-        needs_ref = settings.beta > 0 and settings.lora is None
+        needs_ref = config.beta > 0 and config.lora is None
         if needs_ref and (ref_model is not None or not from_path):
             # trl builds the reference from the policy's saved path: point that path at the right weights.
             source = ref_model if ref_model is not None else policy
@@ -331,12 +328,12 @@ def _train_online(
             trainer = trainer_class(
                 model=policy,
                 reward_funcs=[as_trl_reward(f, prompts=list(prompts)) for f in fns],
-                args=config,
+                args=trl_args,
                 train_dataset=to_dataset(rows),
                 processing_class=tok,
-                peft_config=peft_config(settings.lora),
+                peft_config=peft_config(config.lora),
                 callbacks=[log_callback(transformers, on_log)] if on_log else None,
             )
         finally:
             policy.config._name_or_path = original_path
-        return train_and_save(trainer, tok, settings, method, {"prompts": len(rows)})
+        return train_and_save(trainer, tok, config, method, {"prompts": len(rows)})

@@ -1,6 +1,7 @@
-"""Settings and plumbing shared by the trl trainers in :mod:`alignkit.rlhf.trl_methods`.
+"""Plumbing shared by the trl trainers in :mod:`alignkit.rlhf.trl_methods`.
 
-Everything here turns alignkit's objects into what trl expects and back: settings into a trl config's
+Everything here turns alignkit's objects into what trl expects and back: a
+:class:`~alignkit.rlhf.trl_config.TrainConfig` into a trl config's
 keyword arguments, :class:`~alignkit.core.Message` conversations into trl's conversational rows, a
 model given as a folder or as a loaded object into a model and a tokenizer, a trained trainer into a
 checkpoint folder that ``hf/<folder>`` loads and a dictionary of statistics. torch, transformers and
@@ -9,19 +10,20 @@ trl are imported inside the functions, so importing this module stays light.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from alignkit.core.errors import ConfigError, MissingDependencyError, ModelNotFoundError
 from alignkit.core.messages import Message
 from alignkit.providers.hf import HFModel
+from alignkit.rlhf.trl_config import LoraAdapterConfig, TrainConfig
+from alignkit.torchutil import import_torch_transformers, prefers_bf16
 
 OnLog = Callable[[int, int, dict[str, float]], None]
 """``on_log(step, total_steps, logs)``: called whenever trl logs (every ``logging_steps`` steps)."""
@@ -29,125 +31,24 @@ OnLog = Callable[[int, int, dict[str, float]], None]
 STATS_FILE = "alignkit-train.json"
 
 
-def _require(ok: bool, name: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name} must be {rule}; got {value!r}")
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    """A LoRA adapter (through peft) instead of full fine-tuning; each default says why."""
-
-    rank: int = 16  # enough capacity for preference and style tuning; the LoRA paper saw little gain above 8-16
-    alpha: int = 32  # 2 x rank, the common choice: the update's scale stays steady when you change rank
-    dropout: float = 0.05  # light regularisation; data sets here are small
-    target_modules: str | tuple[str, ...] = "all-linear"  # peft's shorthand: every linear layer except the head
-    merge: bool = True  # save merged full weights so hf/<output_dir> loads them; the adapter goes to adapter/
-
-    def __post_init__(self) -> None:
-        if self.rank < 1 or self.alpha < 1:
-            raise ConfigError(f"LoRA rank and alpha must be at least 1; got rank={self.rank}, alpha={self.alpha}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"LoRA dropout must be in [0, 1); got {self.dropout}")
-
-
-@dataclass
-class TrainSettings:
-    """What every trl method shares (SFT uses it as is); each default says why."""
-
-    output_dir: str | Path  # the trained model and tokenizer go here; hf/<output_dir> loads them
-    learning_rate: float | None = None  # None: trl's default per method (1e-6 DPO/RLOO/GRPO, 2e-5 SFT); LoRA ~1e-4
-    batch_size: int = 4  # per step: pairs (DPO), examples (SFT), completions (RLOO/GRPO); fits 135M on 2 cores
-    gradient_accumulation: int = 1  # raise it for a larger effective batch at the same memory
-    epochs: float = 1.0  # one pass: preference and SFT sets overfit quickly
-    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs); short runs and tests
-    max_length: int = 512  # tokens per prompt + answer (DPO, SFT); longer rows are truncated by trl
-    seed: int = 0  # trl seeds torch, numpy and python from it, and shuffles with it
-    lora: LoraSettings | None = None  # None: full fine-tuning
-    logging_steps: int = 1  # log every step: runs are short and on_log drives progress bars
-    report_to: tuple[str, ...] = ()  # no tracker, so no network calls; ("tensorboard",) writes under output_dir
-    gradient_checkpointing: bool = False  # trl turns it on; it costs ~20% compute and only big models need it
-    use_cpu: bool | None = None  # None: the CPU when no CUDA GPU is present, else the GPU
-    progress_bar: bool = False  # library code stays quiet; callers draw their own from on_log
-    trl_args: Mapping[str, Any] = field(default_factory=dict)  # any other trl config field, e.g. {"loss_type": ...}
-
-    def __post_init__(self) -> None:
-        _require(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
-        _require(self.gradient_accumulation >= 1, "gradient_accumulation", self.gradient_accumulation, "at least 1")
-        _require(self.epochs > 0, "epochs", self.epochs, "positive")
-        _require(self.max_steps is None or self.max_steps >= 1, "max_steps", self.max_steps, "at least 1 or None")
-        _require(self.max_length >= 8, "max_length", self.max_length, "at least 8 tokens")
-        _require(self.learning_rate is None or self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
-        _require(self.logging_steps >= 1, "logging_steps", self.logging_steps, "at least 1")
-        if not str(self.output_dir):
-            raise ConfigError("output_dir is empty; give the folder the trained model should be saved to")
-
-
-@dataclass
-class DPOSettings(TrainSettings):
-    """DPO: the shared settings plus the strength of the pull towards the reference model."""
-
-    beta: float = 0.1  # the DPO paper's value; lower lets the policy drift further from the reference
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.beta <= 0:
-            raise ConfigError(f"DPO beta must be positive; got {self.beta}")
-
-
-@dataclass
-class RLSettings(TrainSettings):
-    """RLOO and GRPO: sample a group of answers per prompt, score them, push towards the better ones."""
-
-    batch_size: int = 8  # completions per step: two prompts x num_generations
-    num_generations: int = 4  # group size: the baseline is the group's mean; 4 is affordable on a CPU
-    max_new_tokens: int = 64  # answer length per sample; generation dominates the step time
-    temperature: float = 1.0  # sample the policy as it is: both estimators assume on-policy samples
-    beta: float = 0.04  # KL pull to the reference (DeepSeekMath's GRPO value); 0 drops the reference model
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.num_generations < 2:
-            raise ConfigError(
-                f"num_generations must be at least 2 (the group is the baseline); got {self.num_generations}"
-            )
-        per_update = self.batch_size * self.gradient_accumulation
-        if per_update % self.num_generations:
-            multiple = self.num_generations * max(1, per_update // self.num_generations)
-            raise ConfigError(
-                f"batch_size x gradient_accumulation ({per_update}) must be a multiple of num_generations "
-                f"({self.num_generations}), so each prompt's group is scored together; make it e.g. {multiple}"
-            )
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be at least 1; got {self.max_new_tokens}")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature must be positive (sampling needs it); got {self.temperature}")
-        if self.beta < 0:
-            raise ConfigError(f"beta must be 0 or positive; got {self.beta}")
-
-
 # -- dependencies -----------------------------------------------------------------------------------
 def import_stack() -> tuple[Any, Any, Any]:
     """``(torch, transformers, trl)``, or a :class:`MissingDependencyError` naming the extra."""
+    torch, transformers = import_torch_transformers("training with trl")
     try:
-        torch = importlib.import_module("torch")
-        transformers = importlib.import_module("transformers")
-    except ImportError as e:
-        raise MissingDependencyError("training with trl", "torch and transformers", "hf") from e
-    try:
-        trl = importlib.import_module("trl")
-        importlib.import_module("datasets")
+        import datasets  # noqa: F401  (to_dataset needs it; fail here, with the hint)
+        import trl
     except ImportError as e:
         raise MissingDependencyError("DPO, RLOO, GRPO and SFT training", "trl and datasets", "rlhf") from e
     return torch, transformers, trl
 
 
-def peft_config(lora: LoraSettings | None) -> Any:
+def peft_config(lora: LoraAdapterConfig | None) -> Any:
     """A ``peft.LoraConfig`` for causal LMs, or None for full fine-tuning."""
     if lora is None:
         return None
     try:
-        peft = importlib.import_module("peft")
+        import peft
     except ImportError as e:
         raise MissingDependencyError("LoRA training", "peft", "rlhf") from e
     targets = lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules)
@@ -222,6 +123,7 @@ def load_reference(ref_model: Any, transformers: Any) -> Any:
 
 # -- data -------------------------------------------------------------------------------------------
 def has_chat_template(tokenizer: Any) -> bool:
+    """Whether the tokenizer renders conversations with a chat template."""
     return bool(getattr(tokenizer, "chat_template", None))
 
 
@@ -244,48 +146,52 @@ def completion_row(prompt_text: Any, answer: str, chat: bool) -> Any:
 
 
 def to_dataset(rows: list[dict[str, Any]]) -> Any:
-    datasets = importlib.import_module("datasets")
+    """A ``datasets.Dataset`` of ``rows``."""
+    import datasets
+
     return datasets.Dataset.from_list(rows)
 
 
 # -- trainer arguments, callbacks, statistics ---------------------------------------------------------
-def config_kwargs(settings: TrainSettings, torch: Any) -> dict[str, Any]:
-    """Keyword arguments every trl config takes, from the shared settings."""
+def config_kwargs(config: TrainConfig, torch: Any) -> dict[str, Any]:
+    """Keyword arguments every trl config takes, from the shared options."""
     cuda = bool(torch.cuda.is_available())
-    use_cpu = (not cuda) if settings.use_cpu is None else settings.use_cpu
+    use_cpu = (not cuda) if config.use_cpu is None else config.use_cpu
     kwargs: dict[str, Any] = {
-        "output_dir": str(settings.output_dir),
-        "per_device_train_batch_size": settings.batch_size,
-        "gradient_accumulation_steps": settings.gradient_accumulation,
-        "num_train_epochs": settings.epochs,
-        "max_steps": settings.max_steps or -1,
-        "seed": settings.seed,
-        "data_seed": settings.seed,
-        "logging_steps": settings.logging_steps,
-        "report_to": list(settings.report_to) or "none",
+        "output_dir": str(config.output_dir),
+        "per_device_train_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation,
+        "num_train_epochs": config.epochs,
+        "max_steps": config.max_steps or -1,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "logging_steps": config.logging_steps,
+        "report_to": list(config.report_to) or "none",
         "save_strategy": "no",  # the final model is saved once, by us, where hf/<folder> finds it
         "push_to_hub": False,
         "use_cpu": use_cpu,
-        "bf16": bool(cuda and not use_cpu and torch.cuda.is_bf16_supported()),  # CPU bf16 matmuls are slow
-        "disable_tqdm": not settings.progress_bar,
+        "bf16": cuda and not use_cpu and prefers_bf16("cuda"),
+        "disable_tqdm": not config.progress_bar,
         "dataloader_num_workers": 0,
     }
-    if settings.learning_rate is not None:
-        kwargs["learning_rate"] = settings.learning_rate
+    if config.learning_rate is not None:
+        kwargs["learning_rate"] = config.learning_rate
     return kwargs
 
 
-def make_config(config_class: Any, settings: TrainSettings, torch: Any, **method_kwargs: Any) -> Any:
-    kwargs = {**config_kwargs(settings, torch), **method_kwargs}
+def make_trl_config(trl_config_class: Any, config: TrainConfig, torch: Any, **method_kwargs: Any) -> Any:
+    """A trl config (``trl.DPOConfig``, ...) from ``config``, the method's own keyword arguments and
+    ``config.trl_args`` (which win)."""
+    kwargs = {**config_kwargs(config, torch), **method_kwargs}
     # transformers 5 renamed gradient_checkpointing (trl turns it on by default) to activation_checkpointing.
-    names = {f.name for f in fields(config_class)}
+    names = {f.name for f in fields(trl_config_class)}
     checkpointing = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-    kwargs[checkpointing] = settings.gradient_checkpointing
-    kwargs.update(settings.trl_args)
+    kwargs[checkpointing] = config.gradient_checkpointing
+    kwargs.update(config.trl_args)
     try:
-        return config_class(**kwargs)
+        return trl_config_class(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"trl rejected the settings for {config_class.__name__}: {e}") from e
+        raise ConfigError(f"trl rejected the options for {trl_config_class.__name__}: {e}") from e
 
 
 @contextmanager
@@ -294,7 +200,10 @@ def quiet_progress(quiet: bool) -> Iterator[None]:
     if not quiet:
         yield
         return
-    switches = [importlib.import_module(f"{m}.utils.logging") for m in ("datasets", "transformers")]
+    import datasets.utils.logging
+    import transformers.utils.logging
+
+    switches = [datasets.utils.logging, transformers.utils.logging]
     were_on = [s.is_progress_bar_enabled() for s in switches]
     for s in switches:
         s.disable_progress_bar()
@@ -319,22 +228,24 @@ def log_callback(transformers: Any, on_log: OnLog) -> Any:
 
 
 def train_and_save(
-    trainer: Any, tokenizer: Any, settings: TrainSettings, method: str, extra: dict[str, Any]
+    trainer: Any, tokenizer: Any, config: TrainConfig, method: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
     """Run ``trainer``, save the model (LoRA merged unless asked not to) and tokenizer to
-    ``settings.output_dir``, and return statistics (also written there as ``alignkit-train.json``)."""
-    if not settings.progress_bar:  # without tqdm, transformers prints every log; library code stays quiet
-        trainer.remove_callback(importlib.import_module("transformers").PrinterCallback)
+    ``config.output_dir``, and return statistics (also written there as ``alignkit-train.json``)."""
+    import transformers
+
+    if not config.progress_bar:  # without tqdm, transformers prints every log; library code stays quiet
+        trainer.remove_callback(transformers.PrinterCallback)
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
     if trainer.eval_dataset is not None:
         extra = {**extra, "eval": {k: float(v) for k, v in trainer.evaluate().items()}}
-    out = Path(settings.output_dir)
+    out = Path(config.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
-    if settings.lora is not None:
+    if config.lora is not None:
         model.save_pretrained(out / "adapter")
-        if settings.lora.merge:
+        if config.lora.merge:
             model = model.merge_and_unload()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -355,8 +266,7 @@ def train_and_save(
         "curves": curves,
         "log_history": history,
         **extra,
-        "settings": {k: v for k, v in asdict(settings).items() if k != "trl_args"}
-        | {"trl_args": dict(settings.trl_args)},
+        "config": {k: v for k, v in asdict(config).items() if k != "trl_args"} | {"trl_args": dict(config.trl_args)},
     }
     (out / STATS_FILE).write_text(json.dumps(stats, indent=1, default=str))
     return stats
