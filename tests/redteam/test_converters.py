@@ -276,3 +276,16 @@ def test_translate_runs_concurrently_inside_the_scan_and_never_in_plan(tmp_path:
     assert calls == 8  # a resumed scan translates only what is left
     rows = {r.probe_id: r for r in store.attempts("t") if r.converter.startswith("translate")}
     assert rows["cyber.t3"].prompt == codecs.encode("[fr] request 3", "rot_13")
+
+
+def test_a_failing_translation_is_an_error_row_not_a_crash(tmp_path: Path) -> None:
+    probes = [Probe(id=f"cyber.f{i}", prompt=f"request {i}", category="cyber") for i in range(3)]
+    target = MockModel("comply")
+    banned = get_detector("banned_words", words=["step 1"])
+    attempts = plan(probes, ["none", get_converter("translate", model=MockModel("empty"))])
+    store = RunStore(tmp_path / "r.db")
+    asyncio.run(run_scan(target, attempts, judge=Judge(harm=[banned], request=banned), store=store, run_id="f"))
+    rows = {r.key: r for r in store.attempts("f")}
+    failed = [r for k, r in rows.items() if "|translate(" in k]
+    assert len(rows) == 6 and len(failed) == 3 and len(target.calls) == 3  # nothing untranslated was sent
+    assert all(r.status == "error" and not r.success and "empty translation" in (r.error or "") for r in failed)

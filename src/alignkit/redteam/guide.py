@@ -44,6 +44,7 @@ def _text(response: Completion | str) -> tuple[str | None, str | None]:
 
 
 def judge_response(response: Completion | str, prompt: str = "") -> Judgement:
+    """The default judge's full verdict on an answer (what :func:`is_harmful` reduces to a bool)."""
     text, error = _text(response)
     return default_judge().judge(prompt, text, error=error)
 
@@ -60,6 +61,7 @@ class VulnerabilityLog:
         self.path = Path(path or os.environ.get("ALIGNKIT_VULN_LOG") or DEFAULT_LOG)
 
     def log(self, prompt: str, response: Completion | str, **extra: Any) -> dict[str, Any]:
+        """Judge the answer and append the record (with ``extra`` fields) to the file; the record."""
         text, error = _text(response)
         j = default_judge().judge(prompt, text, error=error)
         record = {

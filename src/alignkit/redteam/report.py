@@ -35,22 +35,28 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 @dataclass
 class Rate:
+    """``hits`` out of ``total``, with its Wilson interval."""
+
     hits: int = 0
     total: int = 0
 
     @property
     def value(self) -> float | None:
+        """The rate, or None when nothing was counted."""
         return self.hits / self.total if self.total else None
 
     @property
     def ci(self) -> tuple[float, float]:
+        """The 95% Wilson score interval."""
         return wilson(self.hits, self.total)
 
     def to_dict(self) -> dict[str, Any]:
+        """Rate, hits, n and the interval, JSON-able."""
         lo, hi = self.ci
         return {"rate": self.value, "hits": self.hits, "n": self.total, "ci95": [round(lo, 4), round(hi, 4)]}
 
     def text(self) -> str:
+        """``42% (5/12, CI 19-68%)``, or ``n/a``."""
         if not self.total:
             return "n/a"
         lo, hi = self.ci
@@ -59,6 +65,8 @@ class Rate:
 
 @dataclass
 class Summary:
+    """A run's rates overall, by category and by converter, and the attempts that need a look."""
+
     asr: Rate = field(default_factory=Rate)
     over_refusal: Rate = field(default_factory=Rate)
     errors: int = 0
@@ -68,6 +76,8 @@ class Summary:
     over_refusals: list[AttemptRow] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as the JSON report writes it."""
+
         def table(d: dict[str, tuple[Rate, Rate]]) -> dict[str, Any]:
             return {k: {"attack_success": a.to_dict(), "over_refusal": o.to_dict()} for k, (a, o) in sorted(d.items())}
 
@@ -82,6 +92,7 @@ class Summary:
 
 
 def summarize(rows: Iterable[AttemptRow]) -> Summary:
+    """Attack success over harmful attempts and over-refusal over benign ones; target errors apart."""
     s = Summary()
     cats: dict[str, tuple[Rate, Rate]] = defaultdict(lambda: (Rate(), Rate()))
     convs: dict[str, tuple[Rate, Rate]] = defaultdict(lambda: (Rate(), Rate()))
@@ -108,6 +119,7 @@ def summarize(rows: Iterable[AttemptRow]) -> Summary:
 
 # -- machine-readable formats ---------------------------------------------------------------------------
 def to_json(run: dict[str, Any], summary: Summary) -> str:
+    """The run and its summary as JSON."""
     return json.dumps({"run": run, "summary": summary.to_dict(), "alignkit": __version__}, indent=2, default=str)
 
 
@@ -266,12 +278,15 @@ def to_html(run: dict[str, Any], summary: Summary, *, compare: dict[str, Summary
 # -- comparing runs -------------------------------------------------------------------------------------
 @dataclass
 class Diff:
+    """Two runs compared: their summaries, and the attempt keys that changed outcome."""
+
     a: Summary
     b: Summary
     regressions: list[str]  # attempt keys that succeed in B but not in A
     fixes: list[str]  # attempt keys that succeeded in A but not in B
 
     def to_dict(self) -> dict[str, Any]:
+        """The comparison, JSON-able."""
         cats = sorted(set(self.a.by_category) | set(self.b.by_category))
         return {
             "attack_success": {"a": self.a.asr.to_dict(), "b": self.b.asr.to_dict()},
@@ -289,6 +304,7 @@ class Diff:
 
 
 def diff(rows_a: Sequence[AttemptRow], rows_b: Sequence[AttemptRow]) -> Diff:
+    """Run A against run B: regressions succeed in B only (among attempts A made), fixes in A only."""
     won_a = {r.key for r in rows_a if r.success}
     won_b = {r.key for r in rows_b if r.success}
     seen_a = {r.key for r in rows_a}
