@@ -97,6 +97,13 @@ def check_category(category: str) -> str:
     return category
 
 
+def spec_of(name: str, args: dict[str, Any]) -> str:
+    """A plugin as reports show it: its name, then its arguments if any (``leetspeak(rate=0.3)``)."""
+    if not args:
+        return name
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(args.items()))})"
+
+
 class Converter(ABC):
     """Rewrites a prompt to disguise it. Randomness only through ``rng`` (seeded by the scan).
 
@@ -112,9 +119,7 @@ class Converter(ABC):
     @property
     def spec(self) -> str:
         """The converter and its non-default arguments, as reports show it: ``leetspeak(rate=0.3)``."""
-        if not self.args:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in sorted(self.args.items()))})"
+        return spec_of(self.name, self.args)
 
     @property
     def calls_model(self) -> bool:
@@ -293,13 +298,11 @@ class Attack(ABC):
     @property
     def spec(self) -> str:
         """The attack and its arguments, as the run store records it: ``crescendo(turns=3)``."""
-        if not self.args:
-            return self.name
-        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in sorted(self.args.items()))})"
+        return spec_of(self.name, self.args)
 
     def plan(self, probes: Sequence[Probe], converters: Sequence[str | Converter] = (), seed: int = 0) -> list[Attempt]:
         """The attempts this attack makes: by default each harmful probe once, unconverted (benign
-        look-alikes are not attacked)."""
+        look-alikes are not attacked, and ``converters`` are not used: the attack writes its own prompts)."""
         return [
             Attempt(attempt_key(p.id, "identity", self.name), p, "identity", p.prompt, self, seed=seed)
             for p in probes
