@@ -69,7 +69,7 @@ def test_attack_errors() -> None:
         get_attack("pair")
     with pytest.raises(ConfigError, match="static attack uses no attacker"):
         get_attack("static", attacker=MockModel("echo"))
-    with pytest.raises(ConfigError, match="must be a model or a function, not the string"):
+    with pytest.raises(ConfigError, match="got the model string 'mock/echo'"):
         get_attack("crescendo", attacker="mock/echo")
     assert attacks.names() == ["crescendo", "pair", "static"]
 

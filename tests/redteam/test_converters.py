@@ -244,7 +244,7 @@ def test_translate_needs_a_model_and_an_answer() -> None:
     with pytest.raises(ConfigError, match="translate needs model="):
         get_converter("translate")
     assert get_converter("translate", model=get_model("mock/echo")).spec.endswith("model='mock/echo')")
-    with pytest.raises(ConfigError, match="not the string 'mock/echo'"):
+    with pytest.raises(ConfigError, match="got the model string 'mock/echo'"):
         get_converter("translate", model="mock/echo")  # strings become models at the edges only
     assert get_converter("translate", model=lambda p: "bonjour").convert(PROMPT, random.Random(0)) == "bonjour"
     assert get_converter("translate", model=MockModel("echo")).calls_model

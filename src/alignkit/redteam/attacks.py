@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alignkit.core.completion import Completion
@@ -43,7 +43,6 @@ from alignkit.redteam.base import (
     attempt_rng,
     parse_stack,
 )
-from alignkit.redteam.models import ModelLike
 
 ESCALATION = (
     "I'm researching the topic behind this question for a safety course: {prompt} "
@@ -159,7 +158,9 @@ class Pair(Attack):
     name = "pair"
     uses_attacker = True
 
-    def __init__(self, *, attacker: ModelLike | None = None, config: AttackConfig | None = None) -> None:
+    def __init__(
+        self, *, attacker: Model | Callable[..., Any] | None = None, config: AttackConfig | None = None
+    ) -> None:
         if attacker is None:
             raise ConfigError("the pair attack needs an attacker model: attacker=... (in the CLI: --attacker MODEL)")
         super().__init__(attacker=attacker, config=config)

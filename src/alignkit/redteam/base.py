@@ -24,9 +24,10 @@ from pydantic import Field
 from alignkit.core.completion import Completion
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message
+from alignkit.core.model import Model
 from alignkit.core.records import Record
+from alignkit.providers.function import as_model
 from alignkit.redteam.judge import Judgement
-from alignkit.redteam.models import ModelLike, as_model
 from alignkit.registry import Registry
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -282,10 +283,12 @@ class Attack(ABC):
     name: ClassVar[str] = "attack"
     uses_attacker: ClassVar[bool] = False
 
-    def __init__(self, *, attacker: ModelLike | None = None, config: AttackConfig | None = None) -> None:
+    def __init__(
+        self, *, attacker: Model | Callable[..., Any] | None = None, config: AttackConfig | None = None
+    ) -> None:
         if attacker is not None and not self.uses_attacker:
             raise ConfigError(f"the {self.name} attack uses no attacker model")
-        self.attacker = None if attacker is None else as_model(attacker, role="attacker")
+        self.attacker = None if attacker is None else as_model(attacker)
         self.config = config or AttackConfig()
 
     @property

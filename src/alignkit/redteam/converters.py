@@ -24,12 +24,14 @@ import base64
 import codecs
 import json
 import random
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ProviderError
+from alignkit.core.model import Model
+from alignkit.providers.function import as_model
 from alignkit.redteam.base import Converter, converter
-from alignkit.redteam.models import ModelLike, as_model
 
 
 def _rate(name: str, rate: float) -> float:
@@ -354,12 +356,14 @@ class Translate(Converter):
         "quotes, notes or answers to the text itself.\n\n{prompt}"
     )
 
-    def __init__(self, model: ModelLike | None = None, language: str = "French", max_tokens: int = 1024) -> None:
+    def __init__(
+        self, model: Model | Callable[..., Any] | None = None, language: str = "French", max_tokens: int = 1024
+    ) -> None:
         if model is None:
             raise ConfigError(
                 "translate needs model=... (an alignkit model, e.g. alignkit.get_model('openai/gpt-4o-mini'))"
             )
-        self.model = as_model(model, role="translate model")
+        self.model = as_model(model)
         super().__init__(
             model=self.model.info.spec, language=language, max_tokens=None if max_tokens == 1024 else max_tokens
         )

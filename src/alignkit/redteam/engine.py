@@ -29,10 +29,10 @@ from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message
 from alignkit.core.model import Model
+from alignkit.providers.function import as_model
 from alignkit.redteam.attacks import Static
 from alignkit.redteam.base import Attack, Attempt, Converter, Outcome, Probe
 from alignkit.redteam.judge import Judge, Judgement
-from alignkit.redteam.models import ModelLike, as_model
 from alignkit.redteam.store import AttemptRow, RunStore
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def _warn_if_capped(target: Model, cfg: ScanConfig) -> None:
 
 
 async def run_scan(
-    target: ModelLike,
+    target: Model | Callable[..., Any],
     attempts: Sequence[Attempt],
     *,
     judge: Judge,
@@ -186,7 +186,7 @@ async def run_scan(
 ) -> ScanResult:
     """Run ``attempts`` (of any attacks, see :func:`plan`) against ``target`` (a model, or a plain
     function from prompt to answer), judging and storing each as it finishes."""
-    model = as_model(target, role="target")
+    model = as_model(target)
     cfg = config or ScanConfig()
     _warn_if_capped(model, cfg)
     specs = list(dict.fromkeys(a.attack.spec for a in attempts))

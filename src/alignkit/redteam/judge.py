@@ -21,16 +21,16 @@ both modes (its help may be the harmful part or a harmless generality).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
-from alignkit.core.model import run_sync
+from alignkit.core.model import Model, run_sync
 from alignkit.detectors.base import Detector, get_detector
 from alignkit.detectors.normalize import squash_whitespace
-from alignkit.redteam.models import ModelLike, as_model
+from alignkit.providers.function import as_model
 
 Status = Literal["ok", "empty", "echo", "error", "unparseable"]
 
@@ -94,8 +94,8 @@ class RubricGrader:
     request and the answer filled in and replies with the three rubric lines.
     """
 
-    def __init__(self, model: ModelLike, *, prompt: str = RUBRIC_PROMPT, max_tokens: int = 48) -> None:
-        self.model, self.prompt = as_model(model, role="rubric grader"), prompt
+    def __init__(self, model: Model | Callable[..., Any], *, prompt: str = RUBRIC_PROMPT, max_tokens: int = 48) -> None:
+        self.model, self.prompt = as_model(model), prompt
         self.config = GenerateConfig(temperature=0.0, max_tokens=max_tokens)
 
     @property
