@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -48,16 +50,23 @@ def test_alias_conflicts_are_errors() -> None:
         r.add(" ", 3)
 
 
-def test_builtin_modules_load_lazily() -> None:
-    mod = types.ModuleType("alignkit_test_builtin_plugins")
-    r: Registry[int] = Registry("gizmo", builtin_modules=("alignkit_test_builtin_plugins",))
-    mod.__dict__["register"] = lambda: r.add("lazy", 7)
-    exec("register()", mod.__dict__)  # what importing a plugin module does
-    sys.modules["alignkit_test_builtin_plugins"] = mod
+def test_every_module_of_the_package_registers_on_first_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new plugin is a module with the decorator in the registry's package: nothing else to edit."""
+    pkg = tmp_path / "alignkit_test_gizmos"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "from alignkit.registry import Registry\ngizmos = Registry('gizmo', package=__name__)\n"
+    )
+    (pkg / "base.py").write_text("")
+    (pkg / "spanner.py").write_text("from alignkit_test_gizmos import gizmos\ngizmos.add('spanner', 7)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gizmos = importlib.import_module("alignkit_test_gizmos").gizmos
     try:
-        assert r.get("lazy") == 7
+        assert "alignkit_test_gizmos.spanner" not in sys.modules  # nothing imported before a lookup
+        assert gizmos.get("spanner") == 7 and gizmos.names() == ["spanner"]
     finally:
-        del sys.modules["alignkit_test_builtin_plugins"]
+        for name in [m for m in sys.modules if m.startswith("alignkit_test_gizmos")]:
+            del sys.modules[name]
 
 
 def test_entry_point_plugins_register_and_failures_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:

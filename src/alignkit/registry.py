@@ -71,12 +71,10 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Named plugins of one kind."""
 
-    def __init__(self, kind: str, package: str = "", builtin_modules: Sequence[str] = ()) -> None:
-        """``package``: the built-in plugins' package, all of whose modules are imported on first use;
-        ``builtin_modules``: modules to import as well (plugins that live outside the package)."""
+    def __init__(self, kind: str, package: str = "") -> None:
+        """``package``: where the built-in plugins live; every module in it is imported on first lookup."""
         self.kind = kind
         self._package = package
-        self._builtin_modules = tuple(builtin_modules)
         self._builtins_loaded = False
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
@@ -128,7 +126,7 @@ class Registry(Generic[T]):
         if not self._builtins_loaded:
             with self._lock:
                 if not self._builtins_loaded:
-                    for mod in (*package_modules(self._package), *self._builtin_modules):
+                    for mod in package_modules(self._package):
                         importlib.import_module(mod)
                     self._builtins_loaded = True
         load_entry_point_plugins()

@@ -138,7 +138,7 @@ class Converter(ABC):
 
 ConverterFactory = Callable[..., Converter]
 
-converters: Registry[ConverterFactory] = Registry("converter", builtin_modules=("alignkit.redteam.converters",))
+converters: Registry[ConverterFactory] = Registry("converter", package="alignkit.redteam")
 
 
 def converter(
@@ -322,7 +322,7 @@ class Attack(ABC):
         return list(await asyncio.gather(*(self.run(a, session) for a in attempts)))
 
 
-attacks: Registry[type[Attack]] = Registry("attack", builtin_modules=("alignkit.redteam.attacks",))
+attacks: Registry[type[Attack]] = Registry("attack", package="alignkit.redteam")
 
 
 def attack(name: str, *, aliases: Sequence[str] = (), description: str = "") -> Callable[[type[Attack]], type[Attack]]:
