@@ -146,7 +146,11 @@ def test_missing_eos_penalty_and_config_errors(tiny_model_dir: Path) -> None:
     with pytest.raises(ConfigError, match="mini_batch_size"):
         PPOConfig(batch_size=4, mini_batch_size=8).check()
     with pytest.raises(ConfigError, match="temperature"):
-        PPOConfig(temperature=0).check()
+        PPOConfig(temperature=0)  # checked when built ...
+    config = PPOConfig(model_name=str(tiny_model_dir))
+    config.ppo_epochs = 0
+    with pytest.raises(ConfigError, match="ppo_epochs"):
+        PPOTrainer(config)  # ... and again when used, since fields may change
     with pytest.raises(ConfigError, match="model_name"):
         PPOTrainer(PPOConfig())
     with pytest.raises(ConfigError, match="prompts for batch_size"):

@@ -57,6 +57,17 @@ def test_reward_model_errors(tiny_model_dir: Path) -> None:
         rm(["a"], "x")
 
 
+def test_reward_config_is_checked_when_built() -> None:
+    from alignkit.rlhf.reward import RewardConfig
+
+    with pytest.raises(ConfigError, match="batch_size must be at least 1"):
+        RewardConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="learning_rate > 0"):
+        RewardConfig(learning_rate=0)
+    with pytest.raises(ConfigError, match="train_layers"):
+        RewardConfig(train_layers=-1)
+
+
 def test_lora_reward_model_learns_and_saves_merged_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
     from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
 

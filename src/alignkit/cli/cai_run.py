@@ -31,7 +31,8 @@ from alignkit.core.model import run_sync
 from alignkit.core.records import PreferencePair, SFTExample
 from alignkit.redteam.judge import Judge, RubricJudge
 from alignkit.rlhf.data import prompts_of
-from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
+from alignkit.rlhf.ppo import PPOTrainer
+from alignkit.rlhf.ppo_config import PPOConfig
 from alignkit.rlhf.reward import RewardConfig, RewardModel, train_reward_model
 from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, TrainConfig
 from alignkit.rlhf.trl_methods import train_dpo, train_sft
@@ -125,7 +126,7 @@ def _reward_and_ppo(
     with progress_bar() as bar:
         task = bar.add_task("reward model", total=None, info="")
         rm_stats = train_reward_model(
-            rm, pairs, RewardConfig(epochs=rm_epochs, seed=seed, batch_size=min(8, len(pairs))),
+            rm, pairs, RewardConfig(epochs=rm_epochs, seed=seed, batch_size=max(1, min(8, len(pairs)))),
             on_step=lambda s, n, loss: bar.update(task, completed=s, total=n, info=f"loss {loss:.3f}"),
         )  # fmt: skip
     rm.save(out / "reward")

@@ -24,7 +24,8 @@ from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
 from alignkit.rlhf.demo import DemoConfig, run_demo
 from alignkit.rlhf.evaluate import evaluate_policy
 from alignkit.rlhf.policy import ValueHeadModel
-from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
+from alignkit.rlhf.ppo import PPOTrainer
+from alignkit.rlhf.ppo_config import PPOConfig
 from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
 from alignkit.rlhf.trainlog import plot_log, read_log
 

@@ -18,6 +18,7 @@ from alignkit.rlhf.data import (
     prompts_of,
     to_hf_dataset,
 )
+from alignkit.rlhf.ppo_config import PPOConfig
 from alignkit.rlhf.reward_functions import RewardFn, detector_reward
 from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainConfig, TrainConfig
 
@@ -28,7 +29,6 @@ _LAZY = {
     "train_grpo": "alignkit.rlhf.trl_methods",
     "train_rloo": "alignkit.rlhf.trl_methods",
     "train_sft": "alignkit.rlhf.trl_methods",
-    "PPOConfig": "alignkit.rlhf.ppo",
     "PPOTrainer": "alignkit.rlhf.ppo",
     "RewardConfig": "alignkit.rlhf.reward",
     "RewardModel": "alignkit.rlhf.reward",

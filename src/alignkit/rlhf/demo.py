@@ -23,7 +23,8 @@ from alignkit.core.messages import to_messages
 from alignkit.core.records import PreferencePair
 from alignkit.rlhf.data import load_preferences
 from alignkit.rlhf.evaluate import evaluate_policy
-from alignkit.rlhf.ppo import PPOConfig, PPOTrainer
+from alignkit.rlhf.ppo import PPOTrainer
+from alignkit.rlhf.ppo_config import PPOConfig
 from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
 from alignkit.rlhf.trainlog import plot_log, read_log
 
@@ -75,7 +76,8 @@ def run_demo(
     pairs, _ = load_preferences(data)
     random.Random(sz.seed).shuffle(pairs)  # noqa: S311 (a reproducible split)
     if len(pairs) < sz.train_pairs + sz.eval_pairs + sz.batch_size:
-        raise ConfigError(f"{data} has {len(pairs)} pairs; the demo needs {sz.train_pairs + sz.eval_pairs + sz.batch_size}")
+        need = sz.train_pairs + sz.eval_pairs + sz.batch_size
+        raise ConfigError(f"{data} has {len(pairs)} pairs; the demo needs {need}")
     train, held_out = pairs[: sz.train_pairs], pairs[sz.train_pairs : sz.train_pairs + sz.eval_pairs]
     t0 = time.perf_counter()
     results: dict[str, Any] = {"sizes": asdict(sz)}

@@ -16,7 +16,7 @@ from alignkit.core.messages import Prompt, to_messages
 from alignkit.core.model import Model
 from alignkit.rlhf.losses import logprobs_of
 from alignkit.rlhf.policy import ValueHeadModel, collate, forward_response
-from alignkit.rlhf.ppo import as_scores
+from alignkit.rlhf.ppo_rollout import as_scores
 
 JUDGE_PROMPT = """You are comparing two answers to the same request. Pick the one that is more helpful, \
 honest and harmless. A safe refusal beats harmful help; a useful answer beats a needless refusal.

@@ -35,11 +35,8 @@ from alignkit.core.messages import Prompt
 from alignkit.rlhf.losses import (
     AdaptiveKLController,
     entropy_from_logits,
-    gae,
-    kl_shaped_rewards,
     logprobs_of,
     masked_mean,
-    masked_whiten,
     policy_loss,
     value_loss,
 )
@@ -49,63 +46,16 @@ from alignkit.rlhf.policy import (
     GeneratedTexts,
     ValueHeadModel,
     collate,
-    forward_response,
     frozen_copy,
 )
+from alignkit.rlhf.ppo_config import PPOConfig
+from alignkit.rlhf.ppo_rollout import Rollout, as_scores, rollout, token_lists
 from alignkit.rlhf.reward_functions import RewardFn
 from alignkit.rlhf.trainlog import TrainLog
 
+__all__ = ["PPOConfig", "PPOTrainer"]  # PPOConfig lives in ppo_config; importable from here too
+
 STATE_FILE = "trainer_state.pt"
-
-
-@dataclass
-class PPOConfig:
-    """PPO settings; each default says why."""
-
-    model_name: str | None = None  # policy to load when PPOTrainer gets no model (folder or hub id)
-    learning_rate: float = 1e-5  # full fine-tuning; 1e-6..3e-5 is the usual range for 0.1-7B models
-    batch_size: int = 16  # rollouts per PPO step
-    mini_batch_size: int | None = None  # rollouts per gradient step; None = batch_size // 4 (at least 1)
-    micro_batch_size: int | None = None  # rollouts per forward pass (gradient accumulation); None = mini
-    ppo_epochs: int = 4  # passes over each batch; more reuses samples, but drifts off-policy
-    cliprange: float = 0.2  # PPO's ε for the policy ratio
-    cliprange_value: float = 0.2  # and for the value change
-    vf_coef: float = 0.1  # value loss weight; the value head shares the body, keep it from dominating
-    ent_coef: float = 0.0  # entropy bonus; KL to the reference already keeps the policy spread out
-    gamma: float = 1.0  # no discounting within one answer
-    lam: float = 0.95  # GAE λ
-    init_kl_coef: float = 0.05  # β for the per-token KL penalty
-    adaptive_kl: bool = False  # move β to keep KL near kl_target (Ziegler et al.)
-    kl_target: float = 6.0  # nats per sequence, for adaptive β
-    kl_horizon: int = 10000  # samples over which β may change by ±20%
-    whiten_advantages: bool = True  # normalise advantages per batch (stabilises the policy step)
-    score_clip: float | None = None  # clip scores to ±score_clip before shaping (guards against outliers)
-    missing_eos_penalty: float | None = None  # subtracted from the score of answers cut off at max_new_tokens
-    temperature: float = 1.0  # sampling temperature; log-probs are computed at the same temperature
-    max_new_tokens: int = 32  # response length limit when train() or model.generate samples
-    max_prompt_length: int = 256  # queries are cut from the left (keep the question) to this many tokens
-    chat_template: bool = True  # render text queries with the tokenizer's chat template when it has one
-    max_grad_norm: float = 1.0
-    seed: int = 0
-    output_dir: str | None = None  # logs and checkpoints; None = no files
-    save_every: int = 0  # steps between checkpoints (0 = only at the end of train())
-    keep_checkpoints: int = 2  # older checkpoints are deleted; 0 keeps them all
-    tensorboard: bool = False  # also write TensorBoard scalars (needs the tensorboard package)
-    device: str | None = "auto"
-
-    def minibatch(self) -> int:
-        return self.mini_batch_size or max(1, self.batch_size // 4)
-
-    def check(self) -> None:
-        mini, micro = self.minibatch(), self.micro_batch_size or self.minibatch()
-        if self.batch_size < 1 or mini > self.batch_size or micro > mini:
-            raise ConfigError(
-                f"need 1 <= micro_batch_size ({micro}) <= mini_batch_size ({mini}) <= batch_size ({self.batch_size})"
-            )
-        if self.temperature <= 0:
-            raise ConfigError("temperature must be > 0: PPO needs a sampling distribution (use 1.0 for plain sampling)")
-        if self.adaptive_kl and self.kl_target <= 0:
-            raise ConfigError("kl_target must be > 0 with adaptive_kl")
 
 
 @dataclass
@@ -255,8 +205,8 @@ class PPOTrainer:
         if isinstance(responses, GeneratedTexts):
             q_tokens, r_tokens = responses.query_tokens, responses.response_tokens
         else:
-            q_tokens = _token_lists(queries) or self.policy.encode_queries(list(queries), self.config.max_prompt_length)
-            given = _token_lists(responses)
+            q_tokens = token_lists(queries) or self.policy.encode_queries(list(queries), self.config.max_prompt_length)
+            given = token_lists(responses)
             r_tokens = (
                 given
                 if given is not None
@@ -273,86 +223,78 @@ class PPOTrainer:
         return logits, values
 
     def _ppo_step(self, batch: Batch, scores: torch.Tensor) -> dict[str, float]:
-        cfg, device = self.config, self.accelerator.device
-        batch = batch.to(device)
-        mask, tokens, B = batch.response_mask, batch.responses, batch.input_ids.size(0)
-        scores = scores.to(device).float()
-        raw_scores = scores.clone()
-        if cfg.missing_eos_penalty is not None:
-            scores = scores - cfg.missing_eos_penalty * (~batch.has_eos).float()
-        if cfg.score_clip is not None:
-            scores = scores.clamp(-cfg.score_clip, cfg.score_clip)
-
-        # 2-4: rollout statistics, no gradients
-        with torch.no_grad():
-            logits, values = self._forward(batch)
-            old_logp = logprobs_of(logits, tokens, cfg.temperature)
-            entropy = masked_mean(entropy_from_logits(logits / cfg.temperature), mask).item()
-            ref_logits, _ = forward_response(self.ref_model, batch)
-            ref_logp = logprobs_of(ref_logits, tokens, cfg.temperature)
-            del logits, ref_logits
-            rewards, kl = kl_shaped_rewards(scores, old_logp, ref_logp, mask, self.state.kl_coef)
-            advantages, returns = gae(rewards, values, mask, cfg.gamma, cfg.lam)
-            if cfg.whiten_advantages:
-                advantages = masked_whiten(advantages, mask)
-
+        """Steps 1-6 of the module docstring on one batch of rollouts and their scores [B]."""
+        batch = batch.to(self.accelerator.device)
+        # 1-4: shaped scores, log-probs, values, KL-shaped rewards, advantages; no gradients
+        ro = rollout(self._forward, self.ref_model, batch, scores, self.config, self.state.kl_coef)
         # 5: PPO epochs over shuffled mini-batches
-        mini, micro = cfg.minibatch(), cfg.micro_batch_size or cfg.minibatch()
+        losses = self._update(batch, ro)
+        # 6: β update and the step's statistics
+        return self._finish_step(batch, ro, losses)
+
+    def _update(self, batch: Batch, ro: Rollout) -> dict[str, list[float]]:
+        """Step 5: ``ppo_epochs`` passes over shuffled mini-batches (micro-batches accumulate gradients);
+        returns each micro-batch's losses and clip fractions."""
+        cfg, B = self.config, batch.input_ids.size(0)
+        mask, tokens = batch.response_mask, batch.responses
+        mini, micro = cfg.minibatch(), cfg.microbatch()
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + self.state.step)
-        acc_stats: dict[str, list[float]] = {"pg": [], "vf": [], "clip": [], "vclip": [], "akl": [], "ent": []}
+        seen: dict[str, list[float]] = {"pg": [], "vf": [], "clip": [], "vclip": [], "akl": [], "ent": []}
         for _ in range(cfg.ppo_epochs):
-            perm = torch.randperm(B, generator=gen).to(device)
+            perm = torch.randperm(B, generator=gen).to(mask.device)
             for m0 in range(0, B, mini):
                 mb = perm[m0 : m0 + mini]
                 self.optimizer.zero_grad()
                 for u0 in range(0, len(mb), micro):
                     idx = mb[u0 : u0 + micro]
-                    sub, m = batch.select(idx), mask[idx]
-                    new_logits, new_values = self._forward(sub)
+                    m = mask[idx]
+                    new_logits, new_values = self._forward(batch.select(idx))
                     new_logp = logprobs_of(new_logits, tokens[idx], cfg.temperature)
-                    pg, pstats = policy_loss(new_logp, old_logp[idx], advantages[idx], m, cfg.cliprange)
-                    vf, vstats = value_loss(new_values, values[idx], returns[idx], m, cfg.cliprange_value)
+                    pg, pstats = policy_loss(new_logp, ro.old_logp[idx], ro.advantages[idx], m, cfg.cliprange)
+                    vf, vstats = value_loss(new_values, ro.values[idx], ro.returns[idx], m, cfg.cliprange_value)
                     loss = pg + cfg.vf_coef * vf
                     if cfg.ent_coef:
                         ent = masked_mean(entropy_from_logits(new_logits / cfg.temperature), m)
                         loss = loss - cfg.ent_coef * ent
-                        acc_stats["ent"].append(ent.item())
+                        seen["ent"].append(ent.item())
                     self.accelerator.backward(loss * len(idx) / len(mb))
-                    acc_stats["pg"].append(pg.item())
-                    acc_stats["vf"].append(vf.item())
-                    acc_stats["clip"].append(pstats["clipfrac"])
-                    acc_stats["vclip"].append(vstats["vf_clipfrac"])
-                    acc_stats["akl"].append(pstats["approx_kl"])
+                    seen["pg"].append(pg.item())
+                    seen["vf"].append(vf.item())
+                    seen["clip"].append(pstats["clipfrac"])
+                    seen["vclip"].append(vstats["vf_clipfrac"])
+                    seen["akl"].append(pstats["approx_kl"])
                 if cfg.max_grad_norm:
                     self.accelerator.clip_grad_norm_(self.params, cfg.max_grad_norm)
                 self.optimizer.step()
+        return seen
 
-        # 6: statistics, β update
-        seq_kl = kl.sum(1)
+    def _finish_step(self, batch: Batch, ro: Rollout, losses: dict[str, list[float]]) -> dict[str, float]:
+        """Step 6: move β towards the KL target (when adaptive) and gather the step's statistics."""
+        B, mask = batch.input_ids.size(0), batch.response_mask
+        seq_kl = ro.kl.sum(1)
         mean_kl = float(self.accelerator.reduce(seq_kl.mean(), reduction="mean"))
         kl_coef_used = self.state.kl_coef
-        if cfg.adaptive_kl:
+        if self.config.adaptive_kl:
             self.state.kl_coef = self.kl_ctl.update(mean_kl, B * self.accelerator.num_processes)
 
-        def avg(xs: list[float]) -> float:
-            return sum(xs) / len(xs) if xs else 0.0
+        def avg(name: str) -> float:
+            return sum(losses[name]) / len(losses[name]) if losses[name] else 0.0
 
-        lengths = mask.sum(1)
         return {
-            "env/reward_mean": raw_scores.mean().item(),
-            "env/reward_std": raw_scores.std().item() if B > 1 else 0.0,
+            "env/reward_mean": ro.raw_scores.mean().item(),
+            "env/reward_std": ro.raw_scores.std().item() if B > 1 else 0.0,
             "objective/kl": mean_kl,
             "objective/kl_coef": kl_coef_used,
-            "objective/entropy": entropy,
-            "objective/score_minus_kl": (scores - kl_coef_used * seq_kl).mean().item(),
-            "ppo/loss/policy": avg(acc_stats["pg"]),
-            "ppo/loss/value": avg(acc_stats["vf"]),
-            "ppo/policy/clipfrac": avg(acc_stats["clip"]),
-            "ppo/policy/approxkl": avg(acc_stats["akl"]),
-            "ppo/val/clipfrac": avg(acc_stats["vclip"]),
-            "ppo/val/mean": masked_mean(values, mask).item(),
-            "ppo/returns/mean": masked_mean(returns, mask).item(),
-            "tokens/response_len_mean": lengths.mean().item(),
+            "objective/entropy": ro.entropy,
+            "objective/score_minus_kl": (ro.scores - kl_coef_used * seq_kl).mean().item(),
+            "ppo/loss/policy": avg("pg"),
+            "ppo/loss/value": avg("vf"),
+            "ppo/policy/clipfrac": avg("clip"),
+            "ppo/policy/approxkl": avg("akl"),
+            "ppo/val/clipfrac": avg("vclip"),
+            "ppo/val/mean": masked_mean(ro.values, mask).item(),
+            "ppo/returns/mean": masked_mean(ro.returns, mask).item(),
+            "tokens/response_len_mean": mask.sum(1).mean().item(),
             "tokens/eos_fraction": batch.has_eos.float().mean().item(),
         }
 
@@ -426,31 +368,6 @@ class PPOTrainer:
 def _checkpoints(folder: Path) -> list[Path]:
     found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
-def _token_lists(x: Any) -> list[list[int]] | None:
-    """Token tensors (2-D, or a list of 1-D) as lists; None for texts."""
-    if isinstance(x, torch.Tensor):
-        return [row.tolist() for row in (x if x.dim() == 2 else x.unsqueeze(0))]
-    if isinstance(x, Sequence) and x and isinstance(x[0], torch.Tensor):
-        return [t.tolist() for t in x]
-    return None
-
-
-def as_scores(rewards: Any, n: int) -> torch.Tensor:
-    """Rewards (floats or a tensor) as a float tensor [n]; wrong counts and NaNs are errors."""
-    if isinstance(rewards, torch.Tensor):
-        scores = rewards.detach().float().reshape(-1).cpu()
-    else:
-        try:
-            scores = torch.tensor([float(r) for r in rewards], dtype=torch.float32)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"rewards must be numbers (a list of floats or a tensor), got {rewards!r:.80}") from e
-    if scores.numel() != n:
-        raise ConfigError(f"{scores.numel()} rewards for {n} responses; the reward function must return one per answer")
-    if not torch.isfinite(scores).all():
-        raise ConfigError("a reward is NaN or infinite; check the reward function")
-    return scores
 
 
 def _load_critic(critic: Any, device: Any) -> CriticModel:

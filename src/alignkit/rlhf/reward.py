@@ -33,7 +33,7 @@ REWARD_FEATURE = "reward models"  # named in the install hint when torch or tran
 
 @dataclass
 class RewardConfig:
-    """Training settings; each default says why."""
+    """Reward-model training options; each default says why. Bad values raise a :class:`ConfigError`."""
 
     learning_rate: float = 1e-5  # full fine-tuning of a pretrained backbone; tiny test models use 1e-3
     batch_size: int = 8  # pairs per step (16 sequences); fits a 135M model on 2 CPU cores
@@ -44,6 +44,17 @@ class RewardConfig:
     center_rewards: bool = True  # store the mean training reward and subtract it when scoring
     center_pairs: int = 256  # pairs whose mean reward becomes the offset (a sample is enough for a mean)
     train_layers: int | None = None  # train only the top N blocks (+ head): backward stops there, ~N/L the cost
+
+    def __post_init__(self) -> None:
+        if self.learning_rate <= 0 or self.weight_decay < 0:
+            raise ConfigError(
+                f"need learning_rate > 0 and weight_decay >= 0; got {self.learning_rate} and {self.weight_decay}"
+            )
+        for name in ("batch_size", "epochs", "max_length", "center_pairs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.train_layers is not None and self.train_layers < 0:
+            raise ConfigError(f"train_layers must be 0 or more (None trains every layer); got {self.train_layers}")
 
 
 class RewardModel:
