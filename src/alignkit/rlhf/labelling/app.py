@@ -22,12 +22,15 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core.errors import ConfigError, MissingDependencyError
 from alignkit.rlhf.labelling.store import LabelStore, StoredItem, check_annotator
+
+if TYPE_CHECKING:  # fastapi is imported on call (the serve extra); these names are for the type checker
+    from fastapi import APIRouter, FastAPI
 
 Scope = MutableMapping[str, Any]
 AsgiMessage = MutableMapping[str, Any]
@@ -132,9 +135,7 @@ def create_app(
     None accepts any.
     """
     try:
-        from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
-        from fastapi.exceptions import RequestValidationError
-        from fastapi.responses import HTMLResponse, JSONResponse, Response
+        from fastapi import FastAPI
         from starlette.middleware.trustedhost import TrustedHostMiddleware
     except ImportError as e:
         raise MissingDependencyError("the labelling app", "fastapi and uvicorn", "serve") from e
@@ -142,6 +143,19 @@ def create_app(
         raise ConfigError(f"max_body_bytes must be at least 256 to fit a label; got {max_body_bytes}")
     if token is not None and len(token) < 8:
         raise ConfigError("the access token is too short: use at least 8 characters (e.g. from `openssl rand -hex 16`)")
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    _add_page(app)
+    app.include_router(_api(store, _token_check(token)))
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(_Guard, max_body_bytes=max_body_bytes)
+    return app
+
+
+def _token_check(token: str | None) -> Callable[..., None]:
+    """A FastAPI dependency that demands ``Authorization: Bearer TOKEN`` (anything passes without a token)."""
+    from fastapi import Header, HTTPException
+
     digest = token_digest(token) if token is not None else None
 
     def check_token(authorization: str | None = Header(default=None)) -> None:
@@ -156,14 +170,14 @@ def create_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def annotator_or_400(name: str | None) -> str:
-        try:
-            return check_annotator(name or "")
-        except ConfigError as e:
-            raise HTTPException(status_code=400, detail=str(e)) from None
+    return check_token
 
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
-    api = APIRouter(prefix="/api", dependencies=[Depends(check_token)])
+
+def _add_page(app: "FastAPI") -> None:
+    """The page, its static files, and request errors that say which field is wrong."""
+    from fastapi import HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -181,6 +195,19 @@ def create_app(
         if name not in STATIC_FILES:
             raise HTTPException(status_code=404, detail="no such file")
         return Response(static_text(name), media_type=STATIC_FILES[name])
+
+
+def _api(store: LabelStore, check_token: Callable[..., None]) -> "APIRouter":
+    """The JSON API of the module docstring, every call behind ``check_token``."""
+    from fastapi import APIRouter, Depends, HTTPException
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(check_token)])
+
+    def annotator_or_400(name: str | None) -> str:
+        try:
+            return check_annotator(name or "")
+        except ConfigError as e:
+            raise HTTPException(status_code=400, detail=str(e)) from None
 
     @api.get("/next")
     def next_item(annotator: str | None = None) -> dict[str, Any]:
@@ -207,8 +234,4 @@ def create_app(
     def stats() -> dict[str, Any]:
         return store.stats()
 
-    app.include_router(api)
-    if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-    app.add_middleware(_Guard, max_body_bytes=max_body_bytes)
-    return app
+    return api
