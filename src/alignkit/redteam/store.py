@@ -8,15 +8,14 @@ in WAL mode with one committed row per attempt: a crash loses at most the attemp
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.sqlite import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -52,9 +51,6 @@ CREATE TABLE IF NOT EXISTS attempts (
 """
 
 
-INSERT_ATTEMPT = "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-
 @dataclass(frozen=True)
 class AttemptRow:
     """One judged attempt, as stored."""
@@ -79,22 +75,28 @@ class AttemptRow:
     latency_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as a JSON-able dict (what JSON reports and the ``judge`` command write)."""
         return asdict(self)
 
 
+ATTEMPT_COLUMNS = tuple(f.name for f in fields(AttemptRow))
+# Column names come from AttemptRow's fields, never from input.
+_COLUMNS = ", ".join(ATTEMPT_COLUMNS)
+_PLACEHOLDERS = ", ".join("?" * (len(ATTEMPT_COLUMNS) + 2))
+INSERT_ATTEMPT = f"INSERT OR REPLACE INTO attempts (run_id, {_COLUMNS}, created) VALUES ({_PLACEHOLDERS})"  # noqa: S608
+SELECT_ATTEMPTS = f"SELECT {_COLUMNS} FROM attempts WHERE run_id = ? ORDER BY key"  # noqa: S608
+MIGRATIONS = [SCHEMA]  # 1: the first schema; IF NOT EXISTS adopts stores written before versioning
+
+
 class RunStore:
-    """A SQLite file holding any number of scan runs."""
+    """A SQLite file holding any number of scan runs (through :class:`alignkit.core.sqlite.Database`)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._db = Database(self.path, MIGRATIONS, what="run store")
 
     def close(self) -> None:
+        """Close the file (every row is already committed)."""
         self._db.close()
 
     def __enter__(self) -> RunStore:
@@ -105,14 +107,14 @@ class RunStore:
 
     def start_run(self, run_id: str, target: str, config: dict[str, Any], *, resume: bool) -> None:
         """Register a run; with ``resume`` an existing run continues, else an existing id is an error."""
-        row = self._db.execute("SELECT target, config FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            with self._lock:
-                self._db.execute(
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT target FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                conn.execute(
                     "INSERT INTO runs VALUES (?, ?, ?, ?, NULL)",
                     (run_id, time.time(), target, json.dumps(config, sort_keys=True)),
                 )
-            return
+                return
         if not resume:
             raise ConfigError(
                 f"run {run_id!r} already exists in {self.path}; pass --resume to continue it or choose another --run-id"
@@ -121,45 +123,29 @@ class RunStore:
             raise ConfigError(f"run {run_id!r} scanned {row[0]}, not {target}; resume it with the same target")
 
     def done_keys(self, run_id: str) -> set[str]:
-        return {k for (k,) in self._db.execute("SELECT key FROM attempts WHERE run_id = ?", (run_id,))}
+        """The keys of the attempts this run has stored (what a resumed scan skips)."""
+        return {k for (k,) in self._db.read("SELECT key FROM attempts WHERE run_id = ?", (run_id,))}
 
     def add(self, run_id: str, row: AttemptRow) -> None:
-        values = (
-            run_id,
-            row.key,
-            row.probe_id,
-            row.category,
-            row.expected,
-            row.severity,
-            row.converter,
-            row.attack,
-            row.prompt,
-            row.response,
-            row.error,
-            row.status,
-            int(row.refused),
-            int(row.harmful),
-            int(row.success),
-            row.score,
-            row.reason,
-            json.dumps(row.evidence),
-            row.latency_s,
-            time.time(),
-        )
-        with self._lock:
-            self._db.execute(INSERT_ATTEMPT, values)
+        """Store one judged attempt, committed at once (a crash loses at most the attempt in flight)."""
+        values = [getattr(row, c) for c in ATTEMPT_COLUMNS]
+        values[ATTEMPT_COLUMNS.index("evidence")] = json.dumps(row.evidence)
+        self._db.write(INSERT_ATTEMPT, (run_id, *values, time.time()))
 
     def finish(self, run_id: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE runs SET finished = ? WHERE run_id = ?", (time.time(), run_id))
+        """Mark the run finished."""
+        self._db.write("UPDATE runs SET finished = ? WHERE run_id = ?", (time.time(), run_id))
 
     def runs(self) -> list[dict[str, Any]]:
-        cur = self._db.execute("SELECT run_id, created, target, config, finished FROM runs ORDER BY created")
+        """Every run in the file, oldest first."""
+        rows = self._db.read("SELECT run_id, created, target, config, finished FROM runs ORDER BY created")
         return [
-            {"run_id": r[0], "created": r[1], "target": r[2], "config": json.loads(r[3]), "finished": r[4]} for r in cur
+            {"run_id": r[0], "created": r[1], "target": r[2], "config": json.loads(r[3]), "finished": r[4]}
+            for r in rows
         ]
 
     def run_info(self, run_id: str) -> dict[str, Any]:
+        """One run's id, times, target and config; a ConfigError listing the runs when it is not there."""
         for r in self.runs():
             if r["run_id"] == run_id:
                 return r
@@ -167,31 +153,9 @@ class RunStore:
         raise ConfigError(f"no run {run_id!r} in {self.path}; runs there: {known}")
 
     def attempts(self, run_id: str) -> Iterator[AttemptRow]:
+        """The run's stored attempts, by key."""
         self.run_info(run_id)
-        cur = self._db.execute(
-            "SELECT key, probe_id, category, expected, severity, converter, attack, prompt, response, error, "
-            "status, refused, harmful, success, score, reason, evidence, latency_s FROM attempts "
-            "WHERE run_id = ? ORDER BY key",
-            (run_id,),
-        )
-        for r in cur:
-            yield AttemptRow(
-                key=r[0],
-                probe_id=r[1],
-                category=r[2],
-                expected=r[3],
-                severity=r[4],
-                converter=r[5],
-                attack=r[6],
-                prompt=r[7],
-                response=r[8],
-                error=r[9],
-                status=r[10],
-                refused=bool(r[11]),
-                harmful=bool(r[12]),
-                success=bool(r[13]),
-                score=r[14],
-                reason=r[15],
-                evidence=json.loads(r[16]),
-                latency_s=r[17],
-            )
+        for r in self._db.read(SELECT_ATTEMPTS, (run_id,)):
+            row = dict(zip(ATTEMPT_COLUMNS, r, strict=True))
+            flags = {k: bool(row[k]) for k in ("refused", "harmful", "success")}
+            yield AttemptRow(**{**row, **flags, "evidence": json.loads(row["evidence"])})
