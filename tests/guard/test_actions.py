@@ -148,7 +148,7 @@ def test_llm_may_be_a_model_or_a_callable_never_a_model_name() -> None:
     # strings become models only at the edges (the CLI resolves them), so the guard refuses a name
     with pytest.raises(ConfigError, match=r"get_model\('mock/echo'\)"):
         g("mock/echo", "hi")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="not the model name"):
+    with pytest.raises(ConfigError, match="model string"):
         g.wrap("mock/echo")  # type: ignore[arg-type]
 
 

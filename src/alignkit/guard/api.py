@@ -17,12 +17,13 @@ from typing import Any, Self
 
 from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model
-from alignkit.guard.guard import BaseGuard, model_of
+from alignkit.guard.guard import BaseGuard
 from alignkit.guard.model import GuardedModel
 from alignkit.guard.spec import DEFAULT_SPEC, GuardSpec, Source, build_guard, read_spec
 from alignkit.guard.spec_rail import parse_rail
 from alignkit.guard.spec_yaml import parse_yaml
 from alignkit.guard.stream import astream_validate, stream_validate
+from alignkit.providers.function import as_model
 
 RAIL_SUFFIXES = (".rail", ".xml")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -78,4 +79,4 @@ class Guard(BaseGuard):
 
     def wrap(self, model: Model | Callable[..., Any]) -> Model:
         """The model (or function) with this guard around it, itself a :class:`Model`."""
-        return GuardedModel(model_of(model), self)
+        return GuardedModel(as_model(model), self)

@@ -256,7 +256,7 @@ class BaseGuard:
         **gen: Any,
     ) -> list[GuardOutcome]:
         """Guard many calls: one batched pass per rail and one batched model call (plus reasks)."""
-        model = model_of(llm)
+        model = as_model(llm)
         convs = [list(to_messages(p)) for p in prompts]
         texts = [_last_user(c) for c in convs]
         ins = await self.avalidate_batch(texts, "input", raise_on_exception=raise_on_exception)
@@ -315,19 +315,6 @@ class BaseGuard:
                 outcomes[i].reasks += 1
             live, attempt = retry, attempt + 1
         return outcomes
-
-
-def model_of(llm: Model | Callable[..., Any]) -> Model:
-    """``llm`` as a model: a model as it is, a function from prompt text to answer text wrapped.
-
-    A model name is refused: library code never looks models up; resolve it where the string comes
-    from (the CLI, a config file) with :func:`alignkit.providers.get_model`."""
-    if isinstance(llm, str):
-        raise ConfigError(
-            f"a guard takes a model or a function, not the model name {llm!r}: "
-            f"pass alignkit.providers.get_model({llm!r}) instead"
-        )
-    return as_model(llm)
 
 
 def _last_user_index(conv: list[Message]) -> int:
