@@ -64,6 +64,7 @@ class HFModel(ModelBase):
 
     @property
     def device(self) -> Any:
+        """Where the weights are."""
         return next(self.model.parameters()).device
 
     @classmethod
@@ -229,6 +230,7 @@ class HFModel(ModelBase):
         return text, count, reason
 
     async def aclose(self) -> None:
+        """Drop the model so its weights can be freed."""
         self.model = None  # drop the reference so the weights can be freed
 
 

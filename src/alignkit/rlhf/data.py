@@ -79,6 +79,7 @@ class ImportReport:
     redacted: int = 0
 
     def drop(self, reason: str) -> None:
+        """Count one dropped pair under ``reason``."""
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
 

@@ -30,6 +30,7 @@ def bradley_terry_loss(
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of ``x`` where ``mask`` is 1 (over everything, or along ``dim``); 0 where nothing is masked in."""
     if dim is None:
         return (x * mask).sum() / mask.sum().clamp(min=1)
     return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
@@ -118,6 +119,7 @@ class AdaptiveKLController:
         self.value, self.target, self.horizon = init_kl_coef, target, horizon
 
     def update(self, current_kl: float, n_samples: int) -> float:
+        """Move β towards the KL target after ``n_samples`` rollouts with mean KL ``current_kl``; the new β."""
         error = max(-0.2, min(0.2, current_kl / self.target - 1.0))
         self.value *= 1.0 + error * n_samples / self.horizon
         return self.value

@@ -50,6 +50,7 @@ def render_query(tokenizer: Any, query: Prompt, *, chat_template: bool = True) -
 
 
 def ensure_pad_token(tokenizer: Any) -> None:
+    """Pad with the EOS token when the tokenizer has no pad token (padding is masked out)."""
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
 
@@ -71,9 +72,11 @@ class Batch:
 
     @property
     def responses(self) -> torch.Tensor:
+        """The response tokens [B, R]."""
         return self.input_ids[:, self.query_length :]
 
     def to(self, device: Any) -> Batch:
+        """The batch on ``device``."""
         return Batch(
             self.input_ids.to(device),
             self.attention_mask.to(device),
@@ -83,6 +86,7 @@ class Batch:
         )
 
     def select(self, idx: torch.Tensor) -> Batch:
+        """The rows ``idx`` (same layout, same Q)."""
         return Batch(
             self.input_ids[idx], self.attention_mask[idx], self.query_length, self.response_mask[idx], self.has_eos[idx]
         )
@@ -165,6 +169,7 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
         return model
 
     def save_pretrained(self, folder: str | Path) -> None:
+        """The LM and tokenizer as a normal checkpoint, plus ``value_head.pt``."""
         folder = Path(folder)
         self.pretrained_model.save_pretrained(folder)
         if self.tokenizer is not None:
@@ -173,6 +178,7 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
 
     @property
     def device(self) -> torch.device:
+        """Where the weights are."""
         return next(self.pretrained_model.parameters()).device
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,6 +189,7 @@ class ValueHeadModel(nn.Module):  # type: ignore[misc]  # torch is untyped here
 
     # -- sampling -----------------------------------------------------------------------------------
     def encode_queries(self, queries: Sequence[Prompt], max_length: int | None = None) -> list[list[int]]:
+        """Token ids of each rendered query, cut from the left to ``max_length`` (the question is kept)."""
         tok = self._tokenizer()
         texts = [render_query(tok, q, chat_template=self.chat_template) for q in queries]
         ids: list[list[int]] = tok(texts, add_special_tokens=not getattr(tok, "chat_template", None))["input_ids"]

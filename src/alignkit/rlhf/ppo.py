@@ -328,6 +328,8 @@ class PPOTrainer:
         return folder
 
     def load_checkpoint(self, folder: str | Path) -> None:
+        """Restore a checkpoint written by :meth:`save_checkpoint`: weights, value head or critic,
+        optimizer, β, step and history (the log is cut back to that step)."""
         folder = Path(folder)
         if not (folder / STATE_FILE).exists():
             raise ConfigError(f"{folder}: not a PPO checkpoint (no {STATE_FILE}); pass a checkpoint-N folder")

@@ -103,6 +103,7 @@ class RewardModel:
         return cls(model, tokenizer, offset=float(meta.get("offset", 0.0)), name=str(folder))
 
     def save(self, folder: str | Path, **meta: Any) -> None:
+        """Model, tokenizer and ``alignkit-reward.json`` (the offset and ``meta``) in ``folder``; LoRA is merged."""
         folder = Path(folder)
         if hasattr(self.model, "merge_and_unload"):  # LoRA: save plain merged weights, loadable without peft
             self.model = self.model.merge_and_unload()
@@ -112,6 +113,7 @@ class RewardModel:
 
     # -- scoring ------------------------------------------------------------------------------------
     def render(self, prompt: Prompt, response: str) -> str:
+        """The text scored for ``response`` to ``prompt``: the chat template when the tokenizer has one."""
         conversation = [*to_messages(prompt), assistant(response)]
         if getattr(self.tokenizer, "chat_template", None):
             return str(self.tokenizer.apply_chat_template([m.to_dict() for m in conversation], tokenize=False))

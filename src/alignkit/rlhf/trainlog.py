@@ -48,6 +48,7 @@ class TrainLog:
                 writer.writerows(keep)
 
     def write(self, step: int, stats: Mapping[str, Any]) -> None:
+        """Append the numbers in ``stats`` as the row of ``step`` (flushed at once)."""
         row = {"step": step, **{k: v for k, v in stats.items() if isinstance(v, int | float)}}
         if self.columns is None:
             self.columns = list(row)
@@ -62,6 +63,7 @@ class TrainLog:
             self.tb.flush()
 
     def close(self) -> None:
+        """Close the TensorBoard writer, if any (the CSV is closed after every row)."""
         if self.tb is not None:
             self.tb.close()
 

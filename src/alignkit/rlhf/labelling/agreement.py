@@ -87,6 +87,7 @@ class AgreementReport:
     fleiss_items: int
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able."""
         return {
             "pairs": [asdict(p) for p in self.pairs],
             "fleiss_kappa": self.fleiss_kappa,
@@ -119,6 +120,7 @@ class PositionBias:
     p_value: float | None  # two-sided, normal approximation to the binomial(decided, 0.5)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able."""
         return asdict(self)
 
 
