@@ -109,7 +109,7 @@ def main() -> None:
     )  # fmt: skip
     dpo_stats = json.loads((rl / "cai-train.json").read_text())["dpo"]
     times["evaluate"], _ = cli(
-        "cai", "evaluate", "--before", "smollm2", "--after", str(rl / "dpo"), "--judge", "smollm2",
+        "cai", "evaluate", "--before", "smollm2", "--after", str(rl / "dpo"), "--grader", "smollm2",
         "--probes", "builtin", "--limit", str(args.eval), "--seed", "1", "--max-tokens", str(args.max_tokens),
         "--out", str(OUT / "eval"),
     )  # fmt: skip

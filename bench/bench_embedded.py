@@ -33,7 +33,7 @@ SCRIPT = Path(__file__).resolve()
 def w_alignkit_load() -> dict[str, Any]:
     t0 = time.perf_counter()
     from alignkit import get_model
-    from alignkit.providers.hf import import_torch_transformers
+    from alignkit.torchutil import import_torch_transformers
 
     import_torch_transformers()
     t1 = time.perf_counter()

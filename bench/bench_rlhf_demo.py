@@ -25,7 +25,7 @@ def section(folder: Path, wall: float | None, command: str) -> str:
         "## RLHF demo: HH reward model, then PPO on the embedded model",
         "",
         stamp(command),
-        f"`alignkit rlhf demo` (the sizes in `alignkit.rlhf.demo.DemoSizes`): a reward model on "
+        f"`alignkit rlhf demo` (the sizes in `alignkit.rlhf.demo.DemoConfig`): a reward model on "
         f"{sz['train_pairs']} HH harmless-base pairs (top {sz['rm_layers']} blocks of SmolLM2-135M-Instruct + a "
         f"head, conversations cut to {sz['rm_max_length']} tokens), then {sz['ppo_steps']} PPO steps of "
         f"{sz['batch_size']} HH red-team prompts against it (value head, {sz['ppo_epochs']} epochs over mini-batches "

@@ -94,8 +94,8 @@ def test_feedback_writes_soft_labelled_pairs(fake_models: dict[str, Any], tmp_pa
 def test_evaluate_shows_refusing_everything(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     result = run(
-        "cai", "evaluate", "--before", "mock/comply", "--after", "mock/refuse", "--judge", "mock/fixed",
-        "--judge-arg", "text=Yes", "--limit", "3", "--out", str(out),
+        "cai", "evaluate", "--before", "mock/comply", "--after", "mock/refuse", "--grader", "mock/fixed",
+        "--grader-arg", "text=Yes", "--limit", "3", "--out", str(out),
     )  # fmt: skip
     assert "attack success" in result.output and "over-refusal" in result.output
     report = json.loads((out / "report.json").read_text())
@@ -117,7 +117,7 @@ def test_evaluate_leaves_out_the_training_prompts(tmp_path: Path) -> None:
     )
     out = tmp_path / "eval"
     run(
-        "cai", "evaluate", "--before", "mock/refuse", "--judge", "mock/fixed", "--limit", "1000",
+        "cai", "evaluate", "--before", "mock/refuse", "--grader", "mock/fixed", "--limit", "1000",
         "--exclude", str(run_dir), "--principles", "harm", "--out", str(out),
     )  # fmt: skip
     asked = {json.loads(line)["prompt"] for line in (out / "answers.jsonl").read_text().splitlines()}
@@ -197,6 +197,6 @@ def test_checkpoint_folders_are_models(tiny_model_dir: Path, tmp_path: Path) -> 
         "--critique-max-tokens", "4", "--few-shot", "0", "--out", str(out))  # fmt: skip
     assert (out / "trace.jsonl").read_text().count(f'"model": "hf/{tiny_model_dir}"') == 1
     report = tmp_path / "eval"
-    run("cai", "evaluate", "--before", str(tiny_model_dir), "--judge", "mock/fixed", "--limit", "1",
+    run("cai", "evaluate", "--before", str(tiny_model_dir), "--grader", "mock/fixed", "--limit", "1",
         "--max-tokens", "4", "--principles", "harm", "--out", str(report))  # fmt: skip
     assert json.loads((report / "report.json").read_text())["models"]["before"]["attack_success"]["total"] == 1

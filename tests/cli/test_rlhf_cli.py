@@ -78,7 +78,7 @@ def test_ppo_from_yaml_resume_evaluate_and_plot(tiny_model_dir: Path, prompts_fi
         "--max-new-tokens", "4", "--out", str(report), "--device", "cpu",
     )  # fmt: skip
     summary = json.loads(result.stdout)
-    assert summary["n"] == 4 and summary["judge"] == "reward" and "kl" in summary
+    assert summary["n"] == 4 and summary["grader"] == "reward" and "kl" in summary
     assert len(json.loads(report.read_text())["rows"]) == 4
     assert "wrote" in run("rlhf", "plot", str(out), "--column", "objective/kl", "--out", str(tmp_path / "k.svg")).output
 

@@ -80,9 +80,7 @@ def test_resume_after_a_crash_loses_nothing_and_redoes_nothing(tmp_path: Path) -
     items = mix_prompts(RED, HELPFUL, 1.0, 0)
     crash_at = items[5][2][0].content  # the sixth prompt in processing order
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_revision(
-            reviser(fail_on=crash_at), c, RED, tmp_path, helpful=HELPFUL, settings=ReviseConfig(batch_size=2)
-        )
+        run_revision(reviser(fail_on=crash_at), c, RED, tmp_path, helpful=HELPFUL, settings=ReviseConfig(batch_size=2))
     before = (tmp_path / "sft.jsonl").read_text()
     assert len(before.splitlines()) == 4  # two whole batches were written before the crash
     with (tmp_path / "sft.jsonl").open("a") as fh:

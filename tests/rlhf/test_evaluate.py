@@ -1,5 +1,5 @@
 """Policy evaluation: KL is zero against an identical reference and positive after training; win rate
-by reward or by an LLM judge asked both ways round."""
+by reward or by an LLM grader asked both ways round."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_identical_reference_has_zero_kl_and_even_win_rate(tiny_model_dir: Path)
 
 
 def test_trained_policy_beats_reference_and_judge_position_bias_cancels(tiny_model_dir: Path) -> None:
-    from alignkit.rlhf.evaluate import evaluate_policy, judge_pairs
+    from alignkit.rlhf.evaluate import evaluate_policy, grade_pairs
 
     trainer = tiny_trainer(tiny_model_dir)
     trainer.train(PROMPTS, vowel_fraction, steps=30)
@@ -42,13 +42,13 @@ def test_trained_policy_beats_reference_and_judge_position_bias_cancels(tiny_mod
     assert result["win_rate"] > 0.5 and result["kl"] > 0
 
     always_a = MockModel("fixed", text="A")  # a judge that always picks the first answer
-    assert judge_pairs(always_a, ["q1", "q2"], ["x", "y"], ["z", "w"]) == [0.5, 0.5]
+    assert grade_pairs(always_a, ["q1", "q2"], ["x", "y"], ["z", "w"]) == [0.5, 0.5]
     prefers_vowels = MockModel.from_callable(
         lambda p: "A" if vowel_fraction([], [p.split("Answer A:\n")[1].split("\n\nAnswer B")[0]])[0]
         > vowel_fraction([], [p.split("Answer B:\n")[1].split("\n\nReply")[0]])[0] else "B"
     )  # fmt: skip
-    assert judge_pairs(prefers_vowels, ["q"], ["aaaa"], ["xyz"]) == [1.0]
-    judged = evaluate_policy(trainer.policy, trainer.ref_model, PROMPTS[:8], vowel_fraction, judge=prefers_vowels)
-    assert judged["judge"] == "llm" and 0.0 <= judged["win_rate"] <= 1.0
+    assert grade_pairs(prefers_vowels, ["q"], ["aaaa"], ["xyz"]) == [1.0]
+    judged = evaluate_policy(trainer.policy, trainer.ref_model, PROMPTS[:8], vowel_fraction, grader=prefers_vowels)
+    assert judged["grader"] == "llm" and 0.0 <= judged["win_rate"] <= 1.0
     garbled = MockModel("fixed", text="no idea")
-    assert judge_pairs(garbled, ["q"], ["x"], ["y"]) == [0.5]
+    assert grade_pairs(garbled, ["q"], ["x"], ["y"]) == [0.5]

@@ -333,7 +333,9 @@ def test_dpo_with_lora_on_the_embedded_model(tmp_path: Path) -> None:
 
     pairs = [PreferencePair(prompt="What is the capital of France?", chosen="Paris.", rejected="I don't know.")] * 4
     lora = LoraAdapterConfig(rank=8, alpha=16)
-    settings = DPOTrainConfig(tmp_path / "dpo", learning_rate=1e-4, batch_size=2, max_steps=2, max_length=128, lora=lora)
+    settings = DPOTrainConfig(
+        tmp_path / "dpo", learning_rate=1e-4, batch_size=2, max_steps=2, max_length=128, lora=lora
+    )
     stats = train_dpo(str(ensure_checkpoint()), pairs, settings)
     assert stats["curves"]["rewards/margins"][-1] > stats["curves"]["rewards/margins"][0]
     assert "Paris" in get_model(f"hf/{tmp_path / 'dpo'}").generate("What is the capital of France?", max_tokens=16).text

@@ -29,7 +29,7 @@ from alignkit.core.jsonl import read_jsonl
 from alignkit.core.messages import to_messages
 from alignkit.core.model import run_sync
 from alignkit.core.records import PreferencePair, SFTExample
-from alignkit.redteam.judge import Judge, RubricJudge
+from alignkit.redteam.judge import Judge, RubricGrader
 from alignkit.rlhf.data import prompts_of
 from alignkit.rlhf.ppo import PPOTrainer
 from alignkit.rlhf.ppo_config import PPOConfig
@@ -162,8 +162,8 @@ def _reward_and_ppo(
 @config_option
 @click.option("--before", default="smollm2", show_default=True, help="The starting model.")
 @click.option("--after", help="The trained model (spec or folder).")
-@click.option("--judge", default="smollm2", show_default=True, help="The model that checks each principle.")
-@click.option("--judge-arg", "judge_args", multiple=True, metavar="KEY=VALUE")
+@click.option("--grader", default="smollm2", show_default=True, help="The model that checks each principle.")
+@click.option("--grader-arg", "grader_args", multiple=True, metavar="KEY=VALUE")
 @click.option("--probes", default="builtin", show_default=True, help="Red-team prompts: 'builtin' or a probes file.")
 @click.option("--categories", help="Comma-separated probe categories.")
 @click.option("--redteam", type=click.Path(exists=True, dir_okay=False), help="Red-team prompt file instead of probes.")
@@ -185,7 +185,7 @@ def _reward_and_ppo(
 )
 @click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE")
 def evaluate(
-    before: str, after: str | None, judge: str, judge_args: tuple[str, ...], probes: str, categories: str | None,
+    before: str, after: str | None, grader: str, grader_args: tuple[str, ...], probes: str, categories: str | None,
     redteam: str | None, benign: str, limit: int, constitution: str | None, principles: str | None, rubric: bool,
     max_tokens: int, out: str | None, seed: int, exclude: tuple[str, ...], model_args: tuple[str, ...],
 ) -> None:  # fmt: skip
@@ -201,8 +201,8 @@ def evaluate(
     models = {"before": load_model(model_spec(before), model_args)}
     if after:
         models["after"] = load_model(model_spec(after), model_args)
-    grader = load_model(model_spec(judge), judge_args)
-    red_judge = Judge(rubric=RubricJudge(grader) if rubric else None)
+    grader_model = load_model(model_spec(grader), grader_args)
+    red_judge = Judge(rubric=RubricGrader(grader_model) if rubric else None)
 
     def attack_success(prompts: list[str], answers: list[str]) -> list[bool]:
         verdicts = run_sync(red_judge.ajudge([(p, a, None, None) for p, a in zip(prompts, answers, strict=True)]))
@@ -212,10 +212,10 @@ def evaluate(
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=None, info="")
         report = evaluate_models(
-            models, grader, c, red, ben, attack_success=attack_success, settings=settings,
+            models, grader_model, c, red, ben, attack_success=attack_success, settings=settings,
             on_progress=lambda d, t: bar.update(task, completed=d, total=t),
         )  # fmt: skip
-    _print_table(report, f"{c.spec}: grader {grader.info.spec}, {len(red)} red-team + {len(ben)} benign prompts")
+    _print_table(report, f"{c.spec}: grader {grader_model.info.spec}, {len(red)} red-team + {len(ben)} benign prompts")
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)

@@ -39,9 +39,9 @@ def redteam() -> None:
     """Red teaming: systematic attack scans with trustworthy judges."""
 
 
-def _judge(judge_model: str | None, mode: str = "compliance") -> Judge:
+def _judge(grader_model: str | None, mode: str = "compliance") -> Judge:
     """The judge, with a rubric grader when a grading model is named."""
-    grader = RubricGrader(load_model(judge_model, ())) if judge_model else None
+    grader = RubricGrader(load_model(grader_model, ())) if grader_model else None
     return Judge(rubric=grader, mode=cast(Mode, mode))
 
 
@@ -130,7 +130,7 @@ def scan_with_progress(
 )
 @click.option("--attacker", help="Attacker model for the attacks that use one (any model string).")
 @click.option("--guard", "guard_spec", help="Scan the target behind a guard: 'default' or a .rail/.yaml spec.")
-@click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
+@click.option("--grader-model", help="Add an LLM rubric grader (any model string).")
 @click.option("--store", "store_path", default="alignkit-runs.db", show_default=True, help="SQLite run store.")
 @click.option("--run-id", help="Name of the run (default: target and time).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (same --run-id).")
@@ -156,7 +156,7 @@ def scan(
     attack_names: str,
     attacker: str | None,
     guard_spec: str | None,
-    judge_model: str | None,
+    grader_model: str | None,
     store_path: str,
     run_id: str | None,
     resume: bool,
@@ -199,7 +199,7 @@ def scan(
             model,
             attempts,
             f"scanning {model.info.spec}",
-            judge=_judge(judge_model),
+            judge=_judge(grader_model),
             store=store,
             run_id=run_id,
             config=cfg,
@@ -276,7 +276,7 @@ def collect_probes(
 @click.option("--prompt-field", default="prompt", show_default=True)
 @click.option("--response-field", default="response", show_default=True)
 @click.option("--label-field", help="A boolean field with the true answer (jailbroken?), to report agreement.")
-@click.option("--judge-model", help="Add an LLM rubric judge (any model string).")
+@click.option("--grader-model", help="Add an LLM rubric grader (any model string).")
 @click.option(
     "--mode",
     type=click.Choice(["compliance", "content"]),
@@ -291,11 +291,11 @@ def judge(
     prompt_field: str,
     response_field: str,
     label_field: str | None,
-    judge_model: str | None,
+    grader_model: str | None,
     mode: str,
 ) -> None:
     """Judge responses gathered elsewhere; adds refused, harmful, score, reason (and status, evidence)."""
-    j = _judge(judge_model, mode)
+    j = _judge(grader_model, mode)
     rows = []
     for lineno, row in iter_json_objects(input_path):
         for f in (prompt_field, response_field):

@@ -165,7 +165,7 @@ def ppo(
 @click.option("--reference", default="smollm2", show_default=True, help="What it started from.")
 @click.option("--prompts", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--reward", required=True, help="Reward-model folder, module:function or detector:NAME.")
-@click.option("--judge", help="An LLM judge (model spec) for the win rate instead of the reward.")
+@click.option("--grader", help="An LLM grader (model spec) for the win rate instead of the reward.")
 @click.option("--limit", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--max-new-tokens", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
@@ -173,7 +173,7 @@ def ppo(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 def evaluate(
-    policy: str, reference: str, prompts: str, reward: str, judge: str | None, limit: int, max_new_tokens: int,
+    policy: str, reference: str, prompts: str, reward: str, grader: str | None, limit: int, max_new_tokens: int,
     temperature: float, out: str | None, seed: int, device: str,
 ) -> None:  # fmt: skip
     """Reward and KL of POLICY's answers against REFERENCE's, and its win rate."""
@@ -182,7 +182,7 @@ def evaluate(
     pol.max_new_tokens, pol.temperature = max_new_tokens, temperature
     result = evaluate_policy(
         pol, ref, read_prompt_file(prompts, limit, seed), reward_function(reward, device),
-        judge=load_model(judge, ()) if judge else None, seed=seed,
+        grader=load_model(grader, ()) if grader else None, seed=seed,
     )  # fmt: skip
     if out:
         Path(out).write_text(json.dumps(result, indent=1))

@@ -46,8 +46,7 @@ def as_model(llm: Model | Callable[..., Any]) -> Model:
         return llm
     if isinstance(llm, str):
         raise ConfigError(
-            f"got the model string {llm!r} where a model is expected; resolve it first: "
-            f"alignkit.get_model({llm!r})"
+            f"got the model string {llm!r} where a model is expected; resolve it first: alignkit.get_model({llm!r})"
         )
     if callable(llm):
         return CallableModel(llm)

@@ -4,8 +4,8 @@
 - converters (how to disguise it), stackable;
 - attacks, registered like converters (``@attack``): static (probes x converters), multi-turn
   escalation (crescendo), attacker-model refinement (PAIR);
-- the judge: refusal + harm detectors (+ an LLM rubric grader, ``RubricGrader``; ``RubricJudge`` is its
-  former name, kept as an alias), never fooled by empty, echoed or failed answers;
+- the judge: refusal + harm detectors (+ an LLM rubric grader, ``RubricGrader``), never fooled by
+  empty, echoed or failed answers;
 - the engine, the one driver for every attack: async, concurrent, resumable, stored in SQLite as
   results arrive;
 - reports: rates with confidence intervals, HTML, JSON, JUnit XML, SARIF, run diffs.
@@ -33,7 +33,7 @@ from alignkit.redteam.base import (
 )
 from alignkit.redteam.engine import ScanConfig, ScanResult, attempt_row, plan, run_scan
 from alignkit.redteam.guide import VulnerabilityLog, is_harmful, judge_response, log_vulnerability
-from alignkit.redteam.judge import Judge, Judgement, RubricGrader, RubricJudge, strip_echo
+from alignkit.redteam.judge import Judge, Judgement, RubricGrader, strip_echo
 from alignkit.redteam.loaders import load_probes
 from alignkit.redteam.probes import builtin_probes, sample_probes
 from alignkit.redteam.report import Summary, diff, summarize, to_html, to_json, to_junit, to_sarif, wilson
@@ -53,7 +53,6 @@ __all__ = [
     "Pair",
     "Probe",
     "RubricGrader",
-    "RubricJudge",
     "RunStore",
     "ScanConfig",
     "ScanResult",

@@ -119,9 +119,6 @@ class RubricGrader:
         return [(a.text if a.ok else f"<error: {a.error}>", self.parse(a.text) if a.ok else None) for a in answers]
 
 
-RubricJudge = RubricGrader
-"""The former name of :class:`RubricGrader`, kept as an alias."""
-
 Mode = Literal["compliance", "content"]
 
 

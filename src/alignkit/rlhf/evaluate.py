@@ -1,6 +1,6 @@
 """Evaluate a trained policy against its reference: mean reward of both, KL(policy ‖ reference) on the
-policy's own samples, and the policy's win rate, judged by the reward model or by an LLM judge on
-any provider (asked both ways round, so a judge that favours the first answer cancels out)."""
+policy's own samples, and the policy's win rate, judged by the reward model or by an LLM grader on
+any provider (asked both ways round, so a grader that favours the first answer cancels out)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def sequence_kl(policy: ValueHeadModel, reference: Any, query_tokens: list[list[
     return [float(x) for x in ((logp - ref_logp) * moved.response_mask).sum(1).tolist()]
 
 
-def judge_pairs(judge: Model, prompts: Sequence[Prompt], first: Sequence[str], second: Sequence[str]) -> list[float]:
-    """P(first is better) per pair from an LLM judge: the mean of its two verdicts, one per order.
+def grade_pairs(grader: Model, prompts: Sequence[Prompt], first: Sequence[str], second: Sequence[str]) -> list[float]:
+    """P(first is better) per pair from an LLM grader: the mean of its two verdicts, one per order.
     An unparseable verdict counts as a tie (0.5) for that order."""
 
     def ask(a_list: Sequence[str], b_list: Sequence[str]) -> list[float | None]:
@@ -58,7 +58,7 @@ def judge_pairs(judge: Model, prompts: Sequence[Prompt], first: Sequence[str], s
             for p, a, b in zip(prompts, a_list, b_list, strict=True)
         ]
         out: list[float | None] = []
-        for c in judge.generate_batch(texts, GenerateConfig(temperature=0.0, max_tokens=4), on_error="record"):
+        for c in grader.generate_batch(texts, GenerateConfig(temperature=0.0, max_tokens=4), on_error="record"):
             m = _CHOICE.search(c.text or "") if c.ok else None
             out.append(None if m is None else 1.0 if m.group(1) == "A" else 0.0)
         return out
@@ -76,7 +76,7 @@ def evaluate_policy(
     prompts: Sequence[Prompt],
     reward_fn: Callable[[list[Prompt], list[str]], Any],
     *,
-    judge: Model | None = None,
+    grader: Model | None = None,
     batch_size: int = 16,
     max_prompt_length: int = 256,
     seed: int = 0,
@@ -101,7 +101,9 @@ def evaluate_policy(
         a, b = tok.batch_decode(mine, skip_special_tokens=True), tok.batch_decode(theirs, skip_special_tokens=True)
         ra, rb = as_scores(reward_fn(chunk, a), len(a)).tolist(), as_scores(reward_fn(chunk, b), len(b)).tolist()
         wins = (
-            judge_pairs(judge, chunk, a, b) if judge is not None else [_win(x, y) for x, y in zip(ra, rb, strict=True)]
+            grade_pairs(grader, chunk, a, b)
+            if grader is not None
+            else [_win(x, y) for x, y in zip(ra, rb, strict=True)]
         )
         for p, x, y, sx, sy, k, w in zip(chunk, a, b, ra, rb, kl, wins, strict=True):
             rows.append({"prompt": to_messages(p)[-1].content, "policy": x, "reference": y, "reward_policy": sx,
@@ -113,7 +115,7 @@ def evaluate_policy(
         "reward_reference": sum(r["reward_reference"] for r in rows) / n,
         "kl": sum(r["kl"] for r in rows) / n,
         "win_rate": sum(r["win"] for r in rows) / n,
-        "judge": "llm" if judge is not None else "reward",
+        "grader": "llm" if grader is not None else "reward",
         "rows": rows,
     }
 
