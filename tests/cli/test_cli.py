@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from alignkit.cli import main as cli_main
 from alignkit.cli.main import COMMANDS, cli
 from alignkit.providers.mock import MockModel
 from alignkit.redteam import RunStore
@@ -25,6 +29,29 @@ def test_help_lists_every_command_and_each_has_help() -> None:
         assert name in out.output
         sub = run(name, "--help")
         assert sub.exit_code == 0 and "Usage: " in sub.output and len(sub.output) > 200, name
+
+
+def test_the_command_list_needs_no_command_imported_and_says_what_each_command_says() -> None:
+    code = (
+        "import sys; from alignkit.cli.main import main; sys.argv = ['alignkit', '--help']\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('alignkit.cli.') or m in ('torch', 'trl')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "['alignkit.cli.main']"
+    for name, (target, short_help) in COMMANDS.items():
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert command.get_short_help_str(limit=500) == short_help, name
+
+
+def test_a_command_whose_extra_is_missing_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_torch(name: str) -> Any:
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(cli_main.importlib, "import_module", no_torch)
+    out = CliRunner().invoke(cli, ["rlhf", "--help"])
+    assert out.exit_code != 0 and "pip install 'alignkit[hf]'" in out.output and "alignkit rlhf" in out.output
 
 
 def test_version() -> None:
