@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,22 +59,37 @@ def imports_in(tree: ast.AST, package: list[str]) -> list[tuple[int, str]]:
             found.append((node.lineno, node.module))
         elif isinstance(node, ast.Call) and _dynamic_import(node):
             found.append((node.lineno, node.args[0].value))  # type: ignore[attr-defined]
+    if any(isinstance(n, ast.Call) and _calls_import(n) for n in ast.walk(tree)):
+        # A module that imports by name may keep the names in a table (a lazy facade, the CLI's command
+        # list): every module path written as a string there counts as an import.
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_PATH.fullmatch(node.value):
+                found.append((node.lineno, node.value.partition(":")[0]))
     return found
 
 
-def _dynamic_import(node: ast.Call) -> bool:
+MODULE_PATH = re.compile(r"alignkit(\.\w+)+(:\w+)?")
+
+
+def _calls_import(node: ast.Call) -> bool:
     f = node.func
-    named = (isinstance(f, ast.Attribute) and f.attr == "import_module") or (
+    return (isinstance(f, ast.Attribute) and f.attr == "import_module") or (
         isinstance(f, ast.Name) and f.id in {"import_module", "__import__"}
     )
+
+
+def _dynamic_import(node: ast.Call) -> bool:
     first = node.args[0] if node.args else None
-    return named and isinstance(first, ast.Constant) and str(first.value).startswith("alignkit")
+    return _calls_import(node) and isinstance(first, ast.Constant) and str(first.value).startswith("alignkit")
 
 
 def test_the_import_finder_sees_relative_and_dynamic_imports() -> None:
-    code = "from . import spec\nfrom ..core import errors\nimport importlib\nimportlib.import_module('alignkit.cli')\n"
+    code = (
+        "from . import spec\nfrom ..core import errors\nimport importlib\nimportlib.import_module('alignkit.cli')\n"
+        "LAZY = {'x': 'alignkit.gateway.app:serve'}\n"
+    )
     found = [mod for _, mod in imports_in(ast.parse(code), ["alignkit", "guard"])]
-    assert found == ["alignkit.guard", "alignkit.core", "alignkit.cli"]
+    assert sorted(found) == ["alignkit.cli", "alignkit.cli", "alignkit.core", "alignkit.gateway.app", "alignkit.guard"]
 
 
 def test_no_relative_imports() -> None:
