@@ -79,6 +79,35 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
+def build_tiny_classifier(folder: Path, tokenizer_dir: Path) -> Path:
+    """A 1-layer BERT sequence classifier (labels safe / toxic) with the tiny model's tokenizer, built offline."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tok.pad_token = "<|endoftext|>"
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=2,
+        id2label={0: "safe", 1: "toxic"},
+        label2id={"safe": 0, "toxic": 1},
+        pad_token_id=tok.pad_token_id,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"), tiny_model_dir)
+
+
 @pytest.fixture(scope="session")
 def embedded_model() -> Any:
     """The embedded default, loaded once (the first run on a machine builds its cache, ~15-30 s)."""

@@ -72,27 +72,8 @@ def test_judge_on_a_tiny_local_transformers_model(tiny_model_dir: Path) -> None:
 
 
 @needs_torch
-def test_hf_classifier_on_a_tiny_model(tmp_path: Path, tiny_model_dir: Path) -> None:
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tok.pad_token = "<|endoftext|>"
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tok),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=2,
-        id2label={0: "safe", 1: "toxic"},
-        label2id={"safe": 0, "toxic": 1},
-        pad_token_id=tok.pad_token_id,
-    )
-    folder = tmp_path / "clf"
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
+def test_hf_classifier_on_a_tiny_model(tiny_classifier_dir: Path) -> None:
+    folder = tiny_classifier_dir
     det = get_detector("hf_classifier", model=str(folder))
     assert det.positive == [1]
     verdicts = det.detect_batch(["the quick brown fox", "a guard checks them", "x"])

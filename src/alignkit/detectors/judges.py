@@ -170,6 +170,15 @@ class HFClassifier(Detector):
         return self.find_batch([text])[0]
 
     def find_batch(self, texts: Sequence[str]) -> list[Finding]:
+        # A text that tokenizes to nothing (empty, or only what the tokenizer drops) has nothing to classify;
+        # the model would fail on a zero-length batch.
+        lengths = [
+            len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        ]
+        scored = iter(self._classify([t for t, n in zip(texts, lengths, strict=True) if n]))
+        return [next(scored) if n else Finding(0.0, reason="classifier: no tokens to classify") for n in lengths]
+
+    def _classify(self, texts: Sequence[str]) -> list[Finding]:
         out: list[Finding] = []
         torch = self.torch
         for start in range(0, len(texts), self.batch_size):
