@@ -171,3 +171,15 @@ def test_redteam_scan_runs_every_attack_in_one_resumable_run(tmp_path: Path) -> 
     bad = CliRunner().invoke(cli, [*common, "--attacks", "pair"])
     assert bad.exit_code == 2 and "--attacker MODEL" in bad.output
     assert "crescendo, pair, static" in run("redteam", "scan", "--help").output  # names from the registry
+
+
+def test_redteam_scan_gives_model_backed_converters_their_model(tmp_path: Path) -> None:
+    store = str(tmp_path / "runs.db")
+    args = ["redteam", "scan", "mock/echo", "--categories", "cyber", "--sample", "2", "--store", store]
+    out = run(*args, "--converters", "translate", "--converter-model", "mock/fixed", "--run-id", "t")
+    assert out.exit_code == 0, out.output
+    rows = list(RunStore(store).attempts("t"))
+    assert rows and all(r.error is None and "mock/fixed" in r.converter for r in rows)
+    assert all(r.prompt == "OK" for r in rows)  # what the converter model wrote is what the target got
+    without = CliRunner().invoke(cli, [*args, "--converters", "translate", "--run-id", "u"])
+    assert without.exit_code != 0 and "model" in without.output

@@ -24,7 +24,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.jsonl import JsonlWriter, iter_json_objects
 from alignkit.core.model import Model
 from alignkit.guard import Guard
-from alignkit.redteam.base import Attack, Attempt, Probe, attacks
+from alignkit.redteam.base import Attack, Attempt, Probe, attacks, parse_stack
 from alignkit.redteam.engine import ScanConfig, ScanResult, plan, run_scan
 from alignkit.redteam.judge import Judge, Mode, RubricGrader
 from alignkit.redteam.loaders import load_probes
@@ -118,6 +118,7 @@ def scan_with_progress(
     show_default=True,
     help="Comma-separated converter stacks, e.g. 'none,base64,roleplay+leetspeak'.",
 )
+@click.option("--converter-model", help="Model for the converters that call one, e.g. translate (any model string).")
 @click.option("--sample", type=click.IntRange(1), help="Scan a seeded sample of this many probes.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -151,6 +152,7 @@ def scan(
     probe_format: str | None,
     categories: str | None,
     converters: str,
+    converter_model: str | None,
     sample: int | None,
     seed: int,
     attack_names: str,
@@ -184,7 +186,9 @@ def scan(
     probes = collect_probes(probe_sources, probe_format, categories, sample, seed)
     chosen = build_attacks(attack_names, attacker)
     model = _scan_target(target, model_args, guard_spec, concurrency)
-    attempts = plan(probes, [c for c in converters.split(",") if c.strip()], seed, attacks=chosen)
+    rewriter = load_model(converter_model, ()) if converter_model else None
+    stacks = [parse_stack(c, model=rewriter) for c in converters.split(",") if c.strip()]
+    attempts = plan(probes, stacks, seed, attacks=chosen)
     cfg = ScanConfig(
         concurrency=concurrency,
         batch_size=batch_size,

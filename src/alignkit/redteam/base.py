@@ -13,6 +13,7 @@ concurrency, retries, judging, storage and resume for every attack.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -148,6 +149,10 @@ def converter(
     return converters.register(name, aliases=aliases, description=description)
 
 
+def _takes_model(name: str) -> bool:
+    return "model" in inspect.signature(converters.get(name)).parameters
+
+
 def get_converter(name: str, **args: Any) -> Converter:
     """Build a registered converter by name (or alias) with its arguments."""
     built: Converter = converters.build(name, **args)
@@ -188,14 +193,15 @@ class Stack(Converter):
         return prompt
 
 
-def parse_stack(spec: str | Converter) -> Converter:
-    """``"base64+roleplay"`` -> a stack of those converters; ``"none"`` or ``""`` -> the identity."""
+def parse_stack(spec: str | Converter, model: Model | None = None) -> Converter:
+    """``"base64+roleplay"`` -> a stack of those converters; ``"none"`` or ``""`` -> the identity.
+    ``model`` goes to every converter of the stack that takes one (``translate``)."""
     if isinstance(spec, Converter):
         return spec
     names = [s.strip() for s in spec.split("+") if s.strip() and s.strip() != "none"]
     if not names:
         return get_converter("identity")
-    parts = [get_converter(n) for n in names]
+    parts = [get_converter(n, **({"model": model} if model is not None and _takes_model(n) else {})) for n in names]
     return parts[0] if len(parts) == 1 else Stack(parts)
 
 
