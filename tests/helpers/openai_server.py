@@ -1,10 +1,18 @@
 """A small OpenAI-compatible chat server on loopback, backed by any alignkit model: the peer the
-``openai/`` provider is tested against over real HTTP."""
+``openai/`` provider is tested against over real HTTP.
+
+``echo_status`` makes it a hostile peer: every request is answered with that error status and a body
+that echoes the credentials it got (the Authorization header, the bare key, the key URL-encoded and as
+``Basic base64(user:key)``), as a JSON error (``echo_format="json"``) or plain text (``"text"``).
+``delay`` (seconds) slows every answer down."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -13,9 +21,18 @@ from alignkit.core.model import Model
 
 
 class OpenAICompatServer:
-    def __init__(self, model: Model, *, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        *,
+        api_key: str | None = None,
+        echo_status: int | None = None,
+        echo_format: str = "json",
+        delay: float = 0.0,
+    ) -> None:
         self.model = model
         self.api_key = api_key
+        self.echo_status, self.echo_format, self.delay = echo_status, echo_format, delay
         self.requests: list[dict[str, Any]] = []
         server = self
 
@@ -31,7 +48,32 @@ class OpenAICompatServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _echo_credentials(self) -> None:
+                auth = self.headers.get("Authorization") or ""
+                key = auth.removeprefix("Bearer ")
+                basic = base64.b64encode(f"someuser:{key}".encode()).decode()
+                text = (
+                    f"invalid credentials. Authorization: {auth}; key={key}; "
+                    f"url={urllib.parse.quote(key, safe='')}; basic=Basic {basic}; headers={dict(self.headers)}"
+                )
+                assert server.echo_status is not None
+                if server.echo_format == "json":
+                    self._send(server.echo_status, {"error": {"message": text, "authorization": auth}})
+                    return
+                data = text.encode()
+                self.send_response(server.echo_status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
+                if server.delay:
+                    time.sleep(server.delay)
+                if server.echo_status is not None:
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    self._echo_credentials()
+                    return
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return

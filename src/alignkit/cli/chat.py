@@ -9,6 +9,7 @@ import click
 
 from alignkit.cli.options import config_from_options, generation_options, load_model
 from alignkit.core.messages import Message
+from alignkit.core.scrub import scrub
 
 HELP_INTERACTIVE = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits."
 
@@ -51,8 +52,8 @@ def chat(
                 json.dumps(
                     {
                         "model": c.model,
-                        "text": c.text,
-                        "choices": [ch.text for ch in c.choices],
+                        "text": _shown(c.text),
+                        "choices": [_shown(ch.text) for ch in c.choices],
                         "finish_reason": c.finish_reason,
                         "usage": {
                             "prompt_tokens": c.usage.prompt_tokens,
@@ -62,7 +63,7 @@ def chat(
                 )
             )
         else:
-            click.echo(c.text)
+            click.echo(_shown(c.text))
         return
 
     interactive = sys.stdin.isatty()
@@ -85,4 +86,9 @@ def chat(
         history.append(Message("user", text))
         c = m.generate(history, config)
         history.append(Message("assistant", c.text))
-        click.echo(f"{m.info.name}> {c.text}" if interactive else c.text)
+        click.echo(f"{m.info.name}> {_shown(c.text)}" if interactive else _shown(c.text))
+
+
+def _shown(text: str) -> str:
+    """An answer as printed: without a key the provider holds, even if the server echoed it back."""
+    return scrub(text, shapes=False)

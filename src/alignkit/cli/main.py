@@ -12,6 +12,7 @@ import click
 
 from alignkit._version import __version__
 from alignkit.core.errors import AlignkitError, MissingDependencyError
+from alignkit.core.scrub import install_log_scrubber, scrub
 
 # command name -> ("module:attribute", its one-line help). The help is here so that `alignkit --help`
 # lists every command without importing any (some import torch); tests/cli checks it matches the command.
@@ -85,8 +86,8 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AlignkitError as e:
-            # Errors alignkit raises on purpose say how to fix them: print that, not a traceback.
-            raise click.ClickException(str(e)) from e
+            # Errors alignkit raises on purpose say how to fix them: print that (never a credential), not a traceback.
+            raise click.ClickException(scrub(str(e))) from e
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,6 +101,7 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_scrubber()  # no log line shows a key, whatever a server echoed
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from alignkit.core.scrub import scrub
+
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "error"]
 """Why generation ended: a natural end or stop string, the token limit, a provider filter, a tool
 call, or an error (then :attr:`Completion.error` says which)."""
@@ -81,6 +83,7 @@ class Completion:
 
     @classmethod
     def failed(cls, model: str, error: str | BaseException) -> Completion:
-        """A completion that records a failure instead of raising (for batch and scan use)."""
+        """A completion that records a failure instead of raising (for batch and scan use). The message
+        is scrubbed of credentials (:func:`alignkit.core.scrub.scrub`): it is shown and stored."""
         exc = error if isinstance(error, BaseException) else None
-        return cls(choices=(Choice("", "error"),), model=model, error=str(error), exception=exc)
+        return cls(choices=(Choice("", "error"),), model=model, error=scrub(str(error)), exception=exc)

@@ -4,7 +4,10 @@ Async over httpx, with at most ``max_concurrency`` requests in flight, a timeout
 retries with exponential backoff and jitter on 408/409/429/5xx and connection errors (honouring
 ``Retry-After``). The API key comes from the environment (``OPENAI_API_KEY`` unless ``api_key_env``
 names another variable), is sent only as a bearer header and never appears in ``info``, reports or
-errors. ``transport`` and ``sleep`` are injectable for tests.
+errors: every error is built through :meth:`OpenAIModel._redact`, which removes the key (and its URL and
+base64 encodings, credential headers and a password in ``base_url``) even when a server echoes the
+request back, and the key is masked for the process (:func:`alignkit.core.scrub.mask`) so the store,
+reports and logs drop it too. ``transport`` and ``sleep`` are injectable for tests.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ProviderError, ProviderHTTPError
 from alignkit.core.messages import Message
 from alignkit.core.model import ModelBase, gather_limited
+from alignkit.core.scrub import mask, redact
 from alignkit.providers import provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key"})  # values masked
 MAX_RETRY_AFTER_S = 120.0  # a server asking for longer than this is treated as down, not slow
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -64,11 +69,17 @@ class OpenAIModel(ModelBase):
             raise ConfigError(f"base_url must start with http:// or https://; got {base_url!r}")
         if timeout <= 0 or max_retries < 0 or max_concurrency < 1:
             raise ConfigError("timeout must be > 0, max_retries >= 0 and max_concurrency >= 1")
-        # Record what reproduces the model, never the key.
+        key = api_key if api_key is not None else os.environ.get(api_key_env)
+        url = httpx.URL(base_url)
+        auth_values = [v for k, v in (headers or {}).items() if k.lower() in AUTH_HEADERS]
+        self._secrets = tuple(s for s in (key, url.password, *auth_values) if s)
+        for secret in self._secrets:
+            mask(secret)
+        # Record what reproduces the model, never the key (nor a password in the URL).
         super().__init__(
             name,
             config=config,
-            base_url=base_url,
+            base_url=self._redact(base_url),
             timeout=timeout,
             max_retries=max_retries,
             max_concurrency=max_concurrency,
@@ -81,7 +92,6 @@ class OpenAIModel(ModelBase):
         self.max_concurrency = max_concurrency
         self._transport = transport
         self._sleep = sleep
-        key = api_key if api_key is not None else os.environ.get(api_key_env)
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -89,6 +99,10 @@ class OpenAIModel(ModelBase):
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+
+    def _redact(self, text: str) -> str:
+        """``text`` without this model's credentials or anything shaped like one: every error goes through here."""
+        return redact(text, self._secrets)
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -136,7 +150,7 @@ class OpenAIModel(ModelBase):
 
     async def _one(self, messages: tuple[Message, ...], config: GenerateConfig) -> Completion:
         body = self.request_body(messages, config)
-        url = f"{self.base_url}/chat/completions"
+        url = self._redact(f"{self.base_url}/chat/completions")
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
             retry_after: float | None = None
@@ -149,14 +163,14 @@ class OpenAIModel(ModelBase):
             else:
                 if resp.status_code < 400:
                     return self._parse(resp)
-                message = _error_message(resp)
+                message = self._redact(_error_message(resp))
                 if resp.status_code not in RETRY_STATUSES:
                     raise ProviderHTTPError(resp.status_code, message, url)
                 last = f"HTTP {resp.status_code}: {message}"
                 retry_after = _retry_after(resp)
             if attempt < self.max_retries:
                 await self._sleep(self._backoff(attempt, retry_after))
-        raise ProviderError(f"{url} failed after {self.max_retries + 1} attempts; last: {last}")
+        raise ProviderError(self._redact(f"{url} failed after {self.max_retries + 1} attempts; last: {last}"))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -179,10 +193,12 @@ class OpenAIModel(ModelBase):
             usage = data.get("usage") or {}
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ProviderError(
-                f"{self.base_url} sent a response that is not an OpenAI chat completion ({type(e).__name__}: {e})"
+                self._redact(
+                    f"{self.base_url} sent a response that is not an OpenAI chat completion ({type(e).__name__}: {e})"
+                )
             ) from None
         if not choices:
-            raise ProviderError(f"{self.base_url} sent a chat completion with no choices")
+            raise ProviderError(self._redact(f"{self.base_url} sent a chat completion with no choices"))
         return Completion(
             choices,
             self.info.spec,
@@ -221,7 +237,7 @@ def _first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
 
 
 def _error_message(resp: httpx.Response) -> str:
-    """The server's own error message, shortened; the request (and its key) is never echoed."""
+    """The server's own error message, shortened (callers redact it: a server may echo the request)."""
     try:
         data = resp.json()
         err = data.get("error", data) if isinstance(data, dict) else data
