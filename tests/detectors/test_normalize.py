@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from alignkit.detectors.normalize import decoded_base64, deleet, despace, normalize, variants
+from alignkit.detectors.normalize import decoded_base64, deleet, despace, entity_readings, normalize, variants
 from tests.helpers.timing import LINEAR_LIMIT, growth
 
 
@@ -57,3 +57,37 @@ def test_variants_include_each_reading_once() -> None:
 @pytest.mark.parametrize("unit", ["a", "1 ", "a.", "\u200b", "Ａ", "aGVsbG8", "k "])
 def test_linear_time_on_hostile_input(unit: str) -> None:
     assert growth(variants, unit, 20_000) < LINEAR_LIMIT
+
+
+# -- readings that map back ---------------------------------------------------------------------------
+def test_a_reading_maps_each_character_back_to_where_it_came_from() -> None:
+    text = "call 415\u200b-555\u00ad-2671 ok"
+    [reading] = entity_readings(text)
+    assert reading.text == "call 415-555-2671 ok"
+    start = reading.text.index("415")
+    assert reading.span(start, start + 12) == (5, 19) and text[5:19] == "415\u200b-555\u00ad-2671"
+
+
+def test_other_digit_systems_full_width_and_combining_marks() -> None:
+    [reading] = entity_readings("\u0664\u0661\u0665 \u096a\u0967 \uff14\uff11 4\u03361\u0336")
+    assert reading.text == "415 41 41 41"
+    assert list(reading.origin) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12]
+
+
+def test_a_right_to_left_override_gives_the_displayed_reading_too() -> None:
+    text = "mail \u202emoc.elpmaxe@enaj\u202c now"
+    forward, displayed = entity_readings(text)
+    assert forward.text == "mail moc.elpmaxe@enaj now" and displayed.text == "mail jane@example.com now"
+    start = displayed.text.index("jane")
+    assert displayed.span(start, start + 16) == (6, 22)
+
+
+def test_no_reading_when_nothing_would_change() -> None:
+    assert entity_readings("plain ascii 415-555-2671") == []
+    assert entity_readings("déjà vu, 你好, ¿qué?") == []  # Cyrillic would change: its look-alikes map
+    assert entity_readings("") == []
+
+
+@pytest.mark.parametrize("unit", ["a", "\u200b1", "\u202ea", "\u0661", "Ａ", "e\u0301"])
+def test_readings_take_linear_time(unit: str) -> None:
+    assert growth(entity_readings, unit, 20_000) < LINEAR_LIMIT

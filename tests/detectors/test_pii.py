@@ -262,16 +262,54 @@ def test_confusable_letter_gives_the_whole_address() -> None:
     assert found(text) == [("EMAIL", "jаne@example.com")]
 
 
-def test_invisible_character_is_reported_without_a_span() -> None:
-    text = "mail jane\u200b@example.com"  # the zero-width space changes the length
+@pytest.mark.parametrize(
+    ("text", "value", "label"),
+    [
+        ("mail jane\u200b@example.com now", "jane\u200b@example.com", "EMAIL"),  # length changes
+        ("call 415\u200b-555\u200b-2671 please", "415\u200b-555\u200b-2671", "PHONE"),
+        (
+            "call \u0664\u0661\u0665-\u0665\u0665\u0665-\u0662\u0666\u0667\u0661 now",
+            "\u0664\u0661\u0665-\u0665\u0665\u0665-\u0662\u0666\u0667\u0661",
+            "PHONE",
+        ),
+        ("mail \u202emoc.elpmaxe@enaj", "moc.elpmaxe@enaj", "EMAIL"),  # displayed reversed
+        ("ssn 078\u00ad-05\u00ad-1121", "078\u00ad-05\u00ad-1121", "US_SSN"),
+        ("call 4\u03361\u03365 555 2671 now", "4\u03361\u03365 555 2671", "PHONE"),  # strike-through marks
+    ],
+)
+def test_hidden_entity_gets_a_span_over_all_of_it(text: str, value: str, label: str) -> None:
     v = DETECTOR.detect(text)
-    assert v.flagged and v.label == "EMAIL" and v.spans == ()
-    assert v.reason == "1 EMAIL found after Unicode normalization"
+    assert v.flagged and [(s.label, text[s.start : s.end]) for s in v.spans] == [(label, value)]
+    assert v.reason == f"1 {label} found after Unicode normalization"
+    assert DETECTOR.fix(text, v).count(f"<{label}>") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("write to john at example dot com", "john at example dot com"),
+        ("write to john [at] example [dot] com", "john [at] example [dot] com"),
+        ("write to JOHN (AT) EXAMPLE (DOT) ORG", "JOHN (AT) EXAMPLE (DOT) ORG"),
+        ("write to jane dot doe at mail dot co dot uk", "jane dot doe at mail dot co dot uk"),
+        ("write to jane{at}example.com", "jane{at}example.com"),
+    ],
+)
+def test_spelled_out_addresses(text: str, value: str) -> None:
+    assert found(text) == [("EMAIL", value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["look at the dot com era", "I work at google.com", "find us at example dot com", "meet at 5 at the cafe"],
+)
+def test_prose_about_sites_is_not_an_address(text: str) -> None:
+    assert found(text) == []
 
 
 # -- security ---------------------------------------------------------------------------------------
 HOSTILE = ["a", "1", "1-", "@", "a@", ". ", "+1 ", "1 ", "12 3", "1 A ", "(1) ", "GB12 ", "Mr. A ", "A. ",
-           "my name is A ", "Name: A\n", "1.1.", "a:", "::", "а@", "a@b.co 536-22-1234 "]  # fmt: skip
+           "my name is A ", "Name: A\n", "1.1.", "a:", "::", "а@", "a@b.co 536-22-1234 ", "a at ", "a dot ",
+           "a [at] b dot ", "a at b dot com ", "\u200b1", "\u202ea@b.co ", "\u0661 "]  # fmt: skip
 
 
 @pytest.mark.parametrize("unit", HOSTILE)

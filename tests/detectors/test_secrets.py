@@ -160,10 +160,33 @@ def test_docstring_examples_run() -> None:
     assert result.attempted >= 2 and result.failed == 0
 
 
+# -- hidden secrets ---------------------------------------------------------------------------------
+AWS = "AKIA" + "IOSFODNN7" + "EXAMPLE"
+OPENAI = "sk-proj-" + RANDOM + "Ab9"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("AKIA\u200b" + AWS[4:], "AWS_ACCESS_KEY_ID"),  # zero-width space inside
+        (OPENAI[:14] + "\u00ad" + OPENAI[14:30] + "\u200d" + OPENAI[30:], "OPENAI_KEY"),  # soft hyphen, joiner
+        ("".join(chr(ord(c) + 0xFEE0) for c in AWS), "AWS_ACCESS_KEY_ID"),  # full-width
+        ("\u202e" + ("ghp_" + RANDOM + "abcde")[::-1], "GITHUB_TOKEN"),  # reversed behind an RLO
+        ("\u0410KIA" + AWS[4:], "AWS_ACCESS_KEY_ID"),  # Cyrillic capital A
+    ],
+)
+def test_hidden_secret_gets_a_span_over_all_of_it(value: str, kind: str) -> None:
+    text = f"the key is {value} ok"
+    v = DETECTOR.detect(text)
+    assert v.flagged and v.label == kind and "after Unicode normalization" in v.reason
+    redacted = DETECTOR.fix(text, v)
+    assert redacted.startswith("the key is ") and redacted.endswith(f"<{kind}> ok")
+
+
 # -- security ---------------------------------------------------------------------------------------
 HOSTILE = ["a", "1", "@", ". ", "eyJ", "eyJa.", "sk-", "sk-a", "xoxb-", "AKIA", "ghp_", "a:", "::", ": ",
            "a=b ", "password=", "Password: x", "-----BEGIN RSA PRIVATE KEY-----", "-----END PRIVATE KEY-----",
-           "Bearer ", "aws_secret_key="]  # fmt: skip
+           "Bearer ", "aws_secret_key=", "AKIA\u200b", "sk-\u00ad", "\u202eAKIA", "ｓｋ-"]  # fmt: skip
 
 
 @pytest.mark.parametrize("unit", HOSTILE)

@@ -7,6 +7,15 @@ mapped to their Latin look-alikes. :func:`variants` adds de-obfuscated readings 
 (leetspeak, spaced-out letters, embedded base64, ROT13 when the text mentions it), so a detector can
 score each and keep the highest.
 
+Detectors that point at values (PII, secrets) need more than a score: a span in a de-obfuscated reading
+must map back to the characters it was read from, or redaction would hide nothing.
+:func:`entity_readings` gives such readings (:class:`Reading`: the text and, for each of its characters,
+the index of the original one it came from): NFKC and the invisible/tag/confusable mapping done one
+character at a time, digits of other scripts (Arabic-Indic ``٤``, Devanagari ``४``, ...) read as ASCII
+digits, combining marks dropped, and, when the text holds a right-to-left override (U+202E), a second
+reading with each overridden run reversed as it is displayed. A span found in a reading covers, once mapped
+back, the whole obfuscated value, invisible characters inside it included.
+
 Every step is a single pass (``str.translate`` or a regex without nested quantifiers): linear in the
 length of the text, whatever the text.
 """
@@ -18,6 +27,9 @@ import binascii
 import codecs
 import re
 import unicodedata
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass
 
 # Invisible or formatting characters used to split words: zero-width space/joiners, direction marks and
 # overrides, word joiner and invisible operators, BOM, soft hyphen, Mongolian vowel separator.
@@ -138,3 +150,102 @@ def variants(text: str) -> list[str]:
 
 def squash_whitespace(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
+
+
+# -- readings that map back to the original text ---------------------------------------------------
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# A right-to-left override displays what follows it reversed, up to the next direction control or the
+# end of the line: "\u202emoc.elpmaxe@enaj" shows as "jane@example.com".
+_RLO_RUN = re.compile("\u202e[^\u202a-\u202e\u2066-\u2069\n\u2029]*")
+_TABLE_LIMIT = 200_000  # cached characters; past it, further ones are computed each time (bounded memory)
+
+
+def _entity_char(ch: str) -> str:
+    """One character as an entity reading sees it: NFKC, invisible/tag/confusable mapping, a digit of any
+    script as its ASCII digit, combining marks dropped ("" when nothing is left)."""
+    out = []
+    for c in unicodedata.normalize("NFKC", ch).translate(_CANON):
+        if unicodedata.combining(c):
+            continue
+        digit = unicodedata.decimal(c, None)
+        out.append(c if digit is None else str(digit))
+    return "".join(out)
+
+
+class _EntityTable(dict[int, str]):
+    """``str.translate`` table computed on first use of each code point (so no table of all of Unicode)."""
+
+    def __missing__(self, cp: int) -> str:
+        value = _entity_char(chr(cp))
+        if len(self) < _TABLE_LIMIT:
+            self[cp] = value
+        return value
+
+
+_ENTITY_TABLE = _EntityTable()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A de-obfuscated reading of a text: ``text``, and for each of its characters the index in the original
+    text of the character it was read from (``origin``, one entry per character of ``text``)."""
+
+    text: str
+    origin: array[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original range ``text[start:end]`` was read from, whatever was skipped inside it (zero-width
+        characters, soft hyphens, combining marks)."""
+        if end <= start:
+            at = self.origin[start] if start < len(self.origin) else (self.origin[-1] + 1 if self.origin else 0)
+            return at, at
+        part = self.origin[start:end]
+        return min(part), max(part) + 1
+
+
+def _forward_reading(text: str) -> Reading:
+    pieces: list[str] = []
+    origin = array("q")
+    pos = 0
+    for m in _NON_ASCII.finditer(text):
+        start, end = m.span()
+        pieces.append(text[pos:start])
+        origin.extend(range(pos, start))
+        for i in range(start, end):
+            piece = _ENTITY_TABLE[ord(text[i])]
+            if piece:
+                pieces.append(piece)
+                origin.extend([i] * len(piece))
+        pos = end
+    pieces.append(text[pos:])
+    origin.extend(range(pos, len(text)))
+    return Reading("".join(pieces), origin)
+
+
+def _displayed_reading(text: str, forward: Reading) -> Reading:
+    """``forward`` with every right-to-left overridden run reversed, as it is displayed."""
+    pieces: list[str] = []
+    origin = array("q")
+    pos = 0
+    for m in _RLO_RUN.finditer(text):
+        start = bisect_left(forward.origin, m.start())
+        end = bisect_left(forward.origin, m.end())
+        pieces.append(forward.text[pos:start])
+        pieces.append(forward.text[start:end][::-1])
+        origin.extend(forward.origin[pos:start])
+        run = forward.origin[start:end]
+        run.reverse()
+        origin.extend(run)
+        pos = end
+    pieces.append(forward.text[pos:])
+    origin.extend(forward.origin[pos:])
+    return Reading("".join(pieces), origin)
+
+
+def entity_readings(text: str) -> list[Reading]:
+    """The readings of ``text`` in which obfuscated values show (see the module docstring); none when
+    reading changes nothing, which is decided without building a map (ASCII text costs one check)."""
+    if text.isascii() or text.translate(_ENTITY_TABLE) == text:
+        return []
+    forward = _forward_reading(text)
+    return [forward, _displayed_reading(text, forward)] if "\u202e" in text else [forward]

@@ -23,7 +23,8 @@ precision 0.87, but flagged "License" or "Bonferroni" in ordinary text 10 to 40 
 about one extra span per 100,000 characters of abstracts or licences. A name alone at a sentence start,
 or a one-word name in a weak context, is still missed. Pass ``entities=`` without PERSON and
 STREET_ADDRESS to leave the tagger out.
-:mod:`alignkit.detectors.pii_patterns` holds the recognizers.
+:mod:`alignkit.detectors.pii_patterns` holds the recognizers (e-mail addresses, written or spelled out, in
+:mod:`alignkit.detectors.pii_email`; names in :mod:`alignkit.detectors.pii_people`).
 
 Redaction (:func:`redact`) and reversible anonymization (:class:`Vault`) work on the spans of any
 detector (PII, secrets), so a guard can hide values from a model and put them back in its answer.
@@ -36,17 +37,26 @@ import re
 import threading
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from alignkit.core.errors import ConfigError
 from alignkit.core.records import Span, Verdict
 from alignkit.detectors.base import Detector, Finding, detector
-from alignkit.detectors.normalize import normalize
+from alignkit.detectors.normalize import entity_readings
 from alignkit.detectors.pii_patterns import ENTITIES, FINDERS
 from alignkit.detectors.pii_tagger import CLASSES as TAGGED
 from alignkit.detectors.pii_tagger import find_names_and_addresses
 
-__all__ = ["ENTITIES", "PIIDetector", "Vault", "find_pii", "redact", "resolve_overlaps"]
+__all__ = [
+    "ENTITIES",
+    "PIIDetector",
+    "Vault",
+    "find_in_readings",
+    "find_pii",
+    "redact",
+    "resolve_overlaps",
+    "spans_finding",
+]
 
 # Entity names other tools use (Presidio, Guardrails' detect_pii), accepted in ``entities=[...]``.
 ENTITY_ALIASES = {
@@ -148,17 +158,57 @@ def _counts(spans: Iterable[Span]) -> str:
     return ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
 
 
-def _unmatched(found: list[Span], norm: str, spans: list[Span], text: str) -> list[Span]:
-    """Spans found in the normalized text whose values the original scan did not find."""
-    values = Counter((s.label, text[s.start : s.end]) for s in spans)
-    hidden = []
-    for s in found:
-        key = (s.label, norm[s.start : s.end])
-        if values[key]:
-            values[key] -= 1
-        else:
-            hidden.append(s)
-    return hidden
+def spans_finding(spans: Sequence[Span], hidden: set[Span]) -> Finding:
+    """The finding of a detector that points at values: the best label's score, a score per label, the
+    spans, and a reason that counts them by label (never shows a value), saying which were ``hidden``
+    (found only in a de-obfuscated reading)."""
+    if not spans:
+        return Finding(0.0)
+    categories: dict[str, float] = {}
+    for s in spans:
+        categories[s.label] = max(categories.get(s.label, 0.0), s.score)
+    plain = [s for s in spans if s not in hidden]
+    shown = [s for s in spans if s in hidden]
+    parts = (
+        f"found {_counts(plain)}" if plain else "",
+        f"{_counts(shown)} found after Unicode normalization" if shown else "",
+    )
+    label = max(categories, key=lambda k: categories[k])
+    return Finding(
+        categories[label],
+        label=label,
+        categories=categories,
+        spans=tuple(spans),
+        reason="; ".join(p for p in parts if p),
+    )
+
+
+def find_in_readings(find: Callable[[str], list[Span]], text: str) -> tuple[list[Span], set[Span]]:
+    """The spans ``find`` gives on ``text`` and on each of its de-obfuscated readings
+    (:func:`~alignkit.detectors.normalize.entity_readings`), mapped back to ``text``, and which of them
+    only a reading showed. Overlapping spans of different readings become one covering both (with the
+    label of the higher score), so redacting the result hides every character any reading pointed at."""
+    plain = find(text)
+    readings = entity_readings(text)
+    if not readings:
+        return plain, set()
+    found = set(plain)
+    for reading in readings:
+        found.update(Span(*reading.span(s.start, s.end), s.label, s.score) for s in find(reading.text))
+    merged = _union_overlaps(found)
+    return merged, set(merged) - set(plain)
+
+
+def _union_overlaps(spans: Iterable[Span]) -> list[Span]:
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, s.end)):
+        last = out[-1] if out else None
+        if last is None or s.start >= last.end:
+            out.append(s)
+            continue
+        best = last if last.score >= s.score else s
+        out[-1] = Span(last.start, max(last.end, s.end), best.label, best.score)
+    return out
 
 
 @detector("pii", aliases=("no_pii", "detect_pii", "guardrails/detect_pii", "pii_detector"))
@@ -172,34 +222,9 @@ class PIIDetector(Detector):
         super().__init__(threshold=threshold, entities=list(self.entities) if entities is not None else None)
 
     def find(self, text: str) -> Finding:
-        spans = find_pii(text, self.entities, self.threshold)
-        # Entities that only show once look-alike letters, full-width digits or invisible characters are
-        # undone. When normalizing keeps the length, offsets agree and they get spans; else only a score.
-        normalized_only: list[Span] = []
-        if not text.isascii() and (norm := normalize(text)) != text:
-            again = find_pii(norm, self.entities, self.threshold)
-            if len(norm) == len(text):
-                merged = resolve_overlaps([*spans, *again])
-                normalized_only = [s for s in merged if s not in spans]
-                spans = merged
-            else:
-                normalized_only = _unmatched(again, norm, spans, text)
-        categories: dict[str, float] = {}
-        for s in (*spans, *normalized_only):
-            categories[s.label] = max(categories.get(s.label, 0.0), s.score)
-        if not categories:
-            return Finding(0.0)
-        plain = [s for s in spans if s not in normalized_only]
-        reason = "; ".join(
-            part
-            for part in (
-                f"found {_counts(plain)}" if plain else "",
-                f"{_counts(normalized_only)} found after Unicode normalization" if normalized_only else "",
-            )
-            if part
-        )
-        label = max(categories, key=lambda k: categories[k])
-        return Finding(categories[label], label=label, categories=categories, spans=tuple(spans), reason=reason)
+        # Entities that only show once look-alike letters, full-width or other-script digits, invisible
+        # characters or a right-to-left override are undone get spans mapped back to the original text.
+        return spans_finding(*find_in_readings(lambda t: find_pii(t, self.entities, self.threshold), text))
 
     def fix(self, text: str, verdict: Verdict) -> str:
         """The guard's "fix" action: each flagged span replaced by its label, e.g. ``<EMAIL>``."""

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from alignkit.core.records import Span
+from alignkit.detectors.pii_email import find_email
 from alignkit.detectors.pii_people import find_person
 
 ENTITIES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "UK_NINO", "IP_ADDRESS", "STREET_ADDRESS", "PERSON")
@@ -45,23 +46,6 @@ def _scan(start: re.Pattern[str], full: re.Pattern[str], text: str) -> Iterator[
         pos = m.end() if m else s.start() + 1
         if m:
             yield m
-
-
-# -- EMAIL ------------------------------------------------------------------------------------------
-_EMAIL = re.compile(
-    r"[A-Za-z0-9._%+\-](?<![A-Za-z0-9._%+\-][A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{0,63}@"
-    r"[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
-)
-
-
-def find_email(text: str) -> Iterator[Span]:
-    if "@" not in text:
-        return
-    for m in _EMAIL.finditer(text):
-        local = m.group().split("@", 1)[0]
-        if local.startswith(".") or local.endswith(".") or ".." in local:
-            continue
-        yield Span(m.start(), m.end(), "EMAIL", 0.95)
 
 
 # -- PHONE ------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from alignkit.core.errors import ConfigError
 from alignkit.core.records import Span, Verdict
 from alignkit.detectors.base import Detector, Finding, detector
-from alignkit.detectors.pii import redact, resolve_overlaps
+from alignkit.detectors.pii import find_in_readings, redact, resolve_overlaps, spans_finding
 
 __all__ = ["KINDS", "SecretsDetector", "find_secrets", "redact_secrets", "shannon_entropy"]
 
@@ -262,16 +262,10 @@ class SecretsDetector(Detector):
         super().__init__(threshold=threshold, kinds=list(self.kinds) if kinds is not None else None)
 
     def find(self, text: str) -> Finding:
-        spans = find_secrets(text, self.kinds, self.threshold)
-        if not spans:
-            return Finding(0.0)
-        categories: dict[str, float] = {}
-        for s in spans:
-            categories[s.label] = max(categories.get(s.label, 0.0), s.score)
-        label = max(categories, key=lambda k: categories[k])
-        counts = Counter(s.label for s in spans)
-        reason = "found " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-        return Finding(categories[label], label=label, categories=categories, spans=tuple(spans), reason=reason)
+        # A key split by zero-width characters or soft hyphens, written in full-width or look-alike letters,
+        # or reversed behind a right-to-left override is found in a de-obfuscated reading, and its span
+        # mapped back to the original text covers every character of it.
+        return spans_finding(*find_in_readings(lambda t: find_secrets(t, self.kinds, self.threshold), text))
 
     def fix(self, text: str, verdict: Verdict) -> str:
         """The guard's "fix" action: each secret replaced by its kind, e.g. ``<GITHUB_TOKEN>``."""

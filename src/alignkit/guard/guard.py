@@ -12,9 +12,11 @@ import this one; this one imports none of them.
 
 The input rail runs before the model sees the prompt (the last user message), the output rail before
 the user sees the answer. Validators on a rail run in order, each on the text as the previous action
-left it. ``exception`` raises :class:`GuardValidationError`; ``fix`` repairs (redacts spans, truncates)
-or, when nothing can be repaired, refrains; ``filter`` drops what failed; ``refrain`` answers with a safe
-refusal; ``reask`` re-prompts the model with what failed (at most ``max_reasks`` times, then refrains);
+left it. ``exception`` raises :class:`GuardValidationError`; ``fix`` repairs (redacts spans, truncates);
+``filter`` drops what failed; ``anonymize`` (input) hides values behind placeholders and restores them in
+the answer. These three fail closed: when nothing can be repaired, the repair changes nothing, or the
+detector still flags the repaired text, the guard refrains (recorded as ``fix->refrain`` and so on) rather
+than hand on what was flagged. ``refrain`` answers with a safe refusal; ``reask`` re-prompts the model with what failed (at most ``max_reasks`` times, then refrains);
 ``noop`` only records (the outcome still says the validation failed); ``escalate`` hands the case to
 ``escalate_to`` (a callback or a queue) and answers with a holding message.
 """
@@ -182,10 +184,10 @@ class BaseGuard:
                         f"{self.name}: {val.name} failed on the {on} ({verdict.reason or verdict.label})", res
                     )
                 return res
-            elif act in ("fix", "filter"):
-                repaired = fix(current, verdict, val.detector) if act == "fix" else filter_out(current, verdict)
-                if repaired is None or (on == "input" and not repaired.strip()):
-                    res.actions.append(ActionRecord(val.name, on, f"{act}->refrain", "nothing left to repair"))
+            elif act in ("fix", "filter", "anonymize"):
+                repaired, failure = _repair(act, current, verdict, val, res)
+                if failure:  # fail closed: what was flagged is never handed on
+                    res.actions.append(ActionRecord(val.name, on, f"{act}->refrain", failure))
                     res.text, res.stopped = self.refusal_message, True
                     return res
                 res.actions.append(record)
@@ -202,14 +204,6 @@ class BaseGuard:
             elif act == "reask":
                 res.actions.append(record)
                 res.reask.append(verdict)
-            elif act == "anonymize":
-                if not verdict.spans:  # nothing to point a placeholder at: the value cannot be hidden
-                    res.actions.append(ActionRecord(val.name, on, "anonymize->refrain", "no spans to anonymize"))
-                    res.text, res.stopped = self.refusal_message, True
-                    return res
-                res.vault = res.vault or Vault()
-                current, changed = res.vault.anonymize(current, verdict.spans), True
-                res.actions.append(record)
         res.text = current
         return res
 
@@ -315,6 +309,28 @@ class BaseGuard:
                 outcomes[i].reasks += 1
             live, attempt = retry, attempt + 1
         return outcomes
+
+
+def _repair(act: str, text: str, verdict: Verdict, val: Validator, res: ValidationResult) -> tuple[str, str]:
+    """``text`` repaired by ``act`` ("fix", "filter" or "anonymize"), and why it could not be ("" when it
+    was): no way to repair, a repair that changed nothing, or a repaired text the detector still flags
+    (e.g. a value the verdict had no span for). Only a repair that left nothing needs no second look."""
+    vault = res.vault or Vault()
+    if act == "anonymize":
+        if not verdict.spans:  # nothing to point a placeholder at: the value cannot be hidden
+            return text, "no spans to anonymize"
+        repaired: str | None = vault.anonymize(text, verdict.spans)
+    else:
+        repaired = fix(text, verdict, val.detector) if act == "fix" else filter_out(text, verdict)
+    if repaired is None or (val.on == "input" and not repaired.strip()):
+        return text, "nothing left to repair"
+    if repaired == text:
+        return text, f"the {act} changed nothing"
+    if repaired and val.detector.detect(repaired).flagged:
+        return text, f"still flagged after the {act}"
+    if act == "anonymize":
+        res.vault = vault
+    return repaired, ""
 
 
 def _last_user_index(conv: list[Message]) -> int:
