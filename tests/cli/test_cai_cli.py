@@ -200,3 +200,49 @@ def test_checkpoint_folders_are_models(tiny_model_dir: Path, tmp_path: Path) -> 
     run("cai", "evaluate", "--before", str(tiny_model_dir), "--grader", "mock/fixed", "--limit", "1",
         "--max-tokens", "4", "--principles", "harm", "--out", str(report))  # fmt: skip
     assert json.loads((report / "report.json").read_text())["models"]["before"]["attack_success"]["total"] == 1
+
+
+def test_revise_resumes_after_a_kill_between_and_inside_rows(fake_models: dict[str, Any], tmp_path: Path) -> None:
+    args = ["cai", "revise", "reviser", "--probes", "builtin", "--limit", "5", "--few-shot", "0"]
+    whole = tmp_path / "whole"
+    run(*args, "--out", str(whole))
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    sft, trace = (
+        (whole / "sft.jsonl").read_text().splitlines(True),
+        (whole / "trace.jsonl").read_text().splitlines(True),
+    )
+    # the kill fell after the third data row was written, and in the middle of its trace row
+    (killed / "sft.jsonl").write_text("".join(sft[:3]))
+    (killed / "trace.jsonl").write_text("".join(trace[:2]) + trace[2][:40])
+    result = run(*args, "--out", str(killed))
+    assert "cut off by an interrupted run" in result.output and "dropped 1 row(s)" in result.output
+    assert last_json(result.output)["already_done"] == 2
+    assert (killed / "sft.jsonl").read_text() == "".join(sft)  # nothing lost, nothing twice
+    assert (killed / "trace.jsonl").read_text() == "".join(trace)
+
+
+def test_revise_refuses_a_run_folder_that_holds_its_prompts(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "sft.jsonl").write_text(json.dumps({"prompt": "hello"}) + "\n")
+    result = run("cai", "revise", "mock/echo", "--prompts", str(out / "sft.jsonl"), "--out", str(out), ok=False)
+    assert result.exit_code == 1 and "is the input file" in result.output
+    assert (out / "sft.jsonl").read_text() == json.dumps({"prompt": "hello"}) + "\n"
+
+
+def test_cai_prompt_files_with_bad_bytes_or_types_name_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "p.jsonl"
+    cases = [
+        (b'{"prompt": "ok"}\n{"prompt": "caf\xe9"}\n', "p.jsonl:2: not UTF-8"),
+        (b'{"instruction": "a"}\n{"instruction": ["x"]}\n', "p.jsonl:2: field 'instruction' is a list, not text"),
+        (b'{"instruction": "a", "input": 5}\n', "p.jsonl:1: field 'input' is a number, not text"),
+        (b'{"prompt": "a"}\n{"prompt": 7}\n', "p.jsonl:2"),
+        (b"[" * 100_000 + b"\n", "p.jsonl:1: JSON nested too deeply"),
+    ]
+    for content, message in cases:
+        bad.write_bytes(content)
+        for command in ("revise", "feedback"):
+            result = run("cai", command, "mock/echo", "--prompts", str(bad), "--out", str(tmp_path / "o"), ok=False)
+            assert result.exit_code == 1 and message in result.output, result.output
+            assert not isinstance(result.exception, RecursionError | UnicodeDecodeError)

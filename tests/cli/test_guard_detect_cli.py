@@ -140,7 +140,7 @@ def test_detect_keeps_field_types_and_refuses_non_text(tmp_path: Path) -> None:
     for value, kind in ((12345, "a number"), (None, "null"), (["a"], "a list"), ({"a": 1}, "an object")):
         src.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": value}) + "\n")
         res = detect("pii", "--input", str(src), "--output", str(out))
-        assert res.exit_code == 1 and f"in.jsonl:2: field 'text' is {kind}, not a string" in res.output
+        assert res.exit_code == 1 and f"in.jsonl:2: field 'text' is {kind}, not text" in res.output
         assert read_json_lines(out) == [row]  # the previous output is untouched
         (tmp_path / "out.jsonl.part").unlink()
 

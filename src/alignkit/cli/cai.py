@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from alignkit.cli.cai_common import (
+    check_run_folder,
     constitution_from,
     counting_bar,
     helpful_prompts,
@@ -25,9 +26,10 @@ from alignkit.cli.cai_common import (
 from alignkit.cli.cai_run import evaluate, show, train
 from alignkit.cli.options import config_from_options, generation_options, load_model
 from alignkit.cli.rlhf_common import config_option
-from alignkit.constitution.feedback import FeedbackConfig, run_feedback
-from alignkit.constitution.revise import ReviseConfig, run_revision
+from alignkit.constitution.feedback import PAIRS_FILE, FeedbackConfig, run_feedback
+from alignkit.constitution.revise import SFT_FILE, TRACE_FILE, ReviseConfig, run_revision
 from alignkit.core.config import GenerateConfig
+from alignkit.core.files import write_text_atomic
 from alignkit.core.jsonl import read_jsonl
 from alignkit.core.records import SFTExample
 
@@ -71,7 +73,9 @@ def revise(
     model_args: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Supervised phase: MODEL answers red-team prompts, critiques and revises its answers against
-    principles drawn at random; writes OUT/sft.jsonl and OUT/trace.jsonl. Rerun to resume."""
+    principles drawn at random; writes OUT/sft.jsonl and OUT/trace.jsonl, a row per prompt as it is
+    done. Rerun to resume: a line cut off by a kill is removed (and said so) and its prompt done again."""
+    check_run_folder(out, (SFT_FILE, TRACE_FILE), (probes, prompts, helpful))
     seed = 0 if seed is None else seed
     c = constitution_from(constitution, principles)
     red = red_team_prompts(probes, categories, prompts, limit, seed)
@@ -86,6 +90,8 @@ def revise(
     bar, update = counting_bar("revise")
     with bar:
         result = run_revision(m, c, red, out, helpful=helpful_set, settings=config, on_progress=update)
+    for note in result.notes:
+        click.echo(note, err=True)
     if hf_dataset:
         _save_hf_dataset(result.sft_path, hf_dataset)
     summary = {
@@ -93,7 +99,7 @@ def revise(
         "already_done": result.already_done, "failed": result.failed, "seconds": round(result.seconds, 1),
         "prompts_per_minute": round(result.prompts_per_minute, 2), **result.summary,
     }  # fmt: skip
-    Path(out, "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text_atomic(Path(out, "summary.json"), json.dumps(summary, indent=1))
     click.echo(json.dumps(summary, indent=1))
 
 
@@ -142,7 +148,9 @@ def feedback(
     model_args: tuple[str, ...],
 ) -> None:  # fmt: skip
     """RL phase data: POLICY samples two answers per prompt, the feedback model picks the one that better
-    follows a principle (both orders); writes soft-labelled OUT/pairs.jsonl. Rerun to resume."""
+    follows a principle (both orders); writes soft-labelled OUT/pairs.jsonl, a row per prompt as it
+    is done. Rerun to resume: a line cut off by a kill is removed (and said so) and its prompt done again."""
+    check_run_folder(out, (PAIRS_FILE, TRACE_FILE), (probes, prompts))
     c = constitution_from(constitution, principles)
     data = red_team_prompts(probes, categories, prompts, limit, seed)
     bounds = None
@@ -162,12 +170,14 @@ def feedback(
     bar, update = counting_bar("feedback")
     with bar:
         result = run_feedback(pol, rater, c, data, out, settings=config, on_progress=update)
+    for note in result.notes:
+        click.echo(note, err=True)
     summary = {
         "out": str(result.out_dir), "constitution": c.spec, "processed": result.processed,
         "already_done": result.already_done, "skipped": result.skipped, "failed": result.failed,
         "seconds": round(result.seconds, 1), **result.summary,
     }  # fmt: skip
-    Path(out, "feedback_summary.json").write_text(json.dumps(summary, indent=1))
+    write_text_atomic(Path(out, "feedback_summary.json"), json.dumps(summary, indent=1))
     click.echo(json.dumps(summary, indent=1))
 
 

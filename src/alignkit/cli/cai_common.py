@@ -7,8 +7,7 @@ while :mod:`alignkit.constitution` only sees models, prompts and functions.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,12 @@ import click
 from alignkit.cli.options import progress_updater
 from alignkit.cli.rlhf_common import progress_bar, read_prompt_file, seeded_sample
 from alignkit.constitution.spec import Constitution, load_constitution
-from alignkit.core.errors import ConfigError
+from alignkit.core.errors import ConfigError, RecordError
+from alignkit.core.files import check_not_input
+from alignkit.core.jsonl import iter_json_objects
 from alignkit.redteam.loaders import load_probes
 from alignkit.redteam.probes import builtin_probes
+from alignkit.rlhf.data import text_field
 
 F = Callable[..., Any]
 
@@ -72,16 +74,29 @@ def read_prompts(path: str, limit: int | None = None, seed: int = 0) -> list[Any
     self-instruct's, or the prompts of a preference file."""
     p = Path(path)
     if p.suffix.lower() == ".jsonl":
-        rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if rows and "instruction" in rows[0] and "prompt" not in rows[0] and "messages" not in rows[0]:
-            return seeded_sample([_instruction(r) for r in rows], limit, seed)
+        first = next(iter_json_objects(p), (0, {}))[1]
+        if "instruction" in first and "prompt" not in first and "messages" not in first:
+            return seeded_sample([_instruction(row, f"{p}:{n}") for n, row in iter_json_objects(p)], limit, seed)
     return read_prompt_file(path, limit, seed)
 
 
-def _instruction(row: dict[str, Any]) -> str:
-    inputs = [i.get("input", "") for i in row.get("instances") or [] if isinstance(i, dict)]
-    extra = row.get("input") or (inputs[0] if inputs else "")
-    return f"{row['instruction']}\n\n{extra}" if extra else str(row["instruction"])
+def _instruction(row: dict[str, Any], where: str) -> str:
+    """A self-instruct row as one prompt: the instruction, then its input (or its first instance's)."""
+    instances = row.get("instances") or []
+    inputs = [i for i in instances if isinstance(i, dict) and i.get("input")] if isinstance(instances, list) else []
+    try:
+        instruction = text_field(row, "instruction")
+        extra = text_field(row, "input") if row.get("input") else text_field(inputs[0], "input") if inputs else ""
+    except RecordError as e:
+        raise RecordError(f"{where}: {e}") from None
+    return f"{instruction}\n\n{extra}" if extra else instruction
+
+
+def check_run_folder(out: str, names: Iterable[str], inputs: Iterable[str | None]) -> None:
+    """Refuse a run folder whose files (``names`` in ``out``) are among the input files."""
+    files = [i for i in inputs if i and Path(i).is_file()]
+    for name in names:
+        check_not_input(Path(out, name), files, flag=f"--out {out}:")
 
 
 def red_team_prompts(

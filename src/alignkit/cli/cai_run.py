@@ -25,7 +25,9 @@ from alignkit.cli.rlhf_common import config_option, model_path, on_log_bar, prog
 from alignkit.constitution.evaluate import EvalConfig, EvalReport, evaluate_models
 from alignkit.constitution.spec import load_constitution
 from alignkit.core.config import GenerateConfig
-from alignkit.core.jsonl import read_jsonl
+from alignkit.core.errors import ConfigError, RecordError
+from alignkit.core.files import write_text_atomic
+from alignkit.core.jsonl import iter_json_objects, read_jsonl, write_jsonl
 from alignkit.core.messages import to_messages
 from alignkit.core.model import run_sync
 from alignkit.core.records import PreferencePair, SFTExample
@@ -103,8 +105,7 @@ def train(
                 current, data, Path(out), rm_epochs, ppo_steps, ppo_batch_size, max_new_tokens, rl_lr, seed, device
             )
     stages["model"] = current
-    Path(out).mkdir(parents=True, exist_ok=True)
-    Path(out, "cai-train.json").write_text(json.dumps(stages, indent=1, default=str))
+    write_text_atomic(Path(out, "cai-train.json"), json.dumps(stages, indent=1, default=str))
     click.echo(json.dumps({k: v for k, v in stages.items() if k in ("start", "model")}, indent=1))
     click.echo(f"trained model: hf/{current}")
 
@@ -218,19 +219,21 @@ def evaluate(
     _print_table(report, f"{c.spec}: grader {grader_model.info.spec}, {len(red)} red-team + {len(ben)} benign prompts")
     if out:
         folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
         meta = {"before": before, "after": after, "red_team_prompts": len(red), "benign_prompts": len(ben)}
-        (folder / "report.json").write_text(json.dumps({**meta, **report.to_dict()}, indent=1))
-        (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in report.rows))
-        (folder / "table.md").write_text(report.to_markdown())
+        write_text_atomic(folder / "report.json", json.dumps({**meta, **report.to_dict()}, indent=1))
+        write_jsonl(folder / "answers.jsonl", report.rows)
+        write_text_atomic(folder / "table.md", report.to_markdown())
         click.echo(f"wrote {folder}/report.json, answers.jsonl, table.md", err=True)
 
 
-def _text(prompt: Any) -> str:
+def _text(prompt: Any, where: str = "<prompt>") -> str:
     """The last message of a prompt as stored in a run's JSONL (text, message dicts or messages)."""
-    if isinstance(prompt, list) and prompt and isinstance(prompt[0], dict):
+    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
         return str(prompt[-1].get("content", ""))
-    return to_messages(prompt)[-1].content
+    try:
+        return to_messages(prompt)[-1].content
+    except ConfigError as e:
+        raise RecordError(f"{where}: field 'prompt': {e}") from None
 
 
 def trained_prompts(sources: tuple[str, ...]) -> set[str]:
@@ -242,11 +245,9 @@ def trained_prompts(sources: tuple[str, ...]) -> set[str]:
         for f in files:
             if not f.is_file():
                 continue
-            for line in f.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    if isinstance(row, dict) and row.get("prompt"):
-                        seen.add(_text(row["prompt"]))
+            for n, row in iter_json_objects(f):
+                if row.get("prompt"):
+                    seen.add(_text(row["prompt"], f"{f}:{n}"))
     return seen
 
 

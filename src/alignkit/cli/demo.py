@@ -16,6 +16,7 @@ from rich.console import Console
 
 from alignkit.cli.options import load_model
 from alignkit.cli.redteam import print_summary, scan_with_progress
+from alignkit.core.files import write_text_atomic
 from alignkit.guard import Guard
 from alignkit.redteam.engine import ScanConfig, plan
 from alignkit.redteam.judge import Judge
@@ -76,7 +77,7 @@ def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str,
     )
     run, bare = summaries["bare"]
     report = out / "report.html"
-    report.write_text(to_html(run, bare, compare={"guarded": summaries["guarded"][1]}), encoding="utf-8")
+    write_text_atomic(report, to_html(run, bare, compare={"guarded": summaries["guarded"][1]}))
     console.print(
         f"model load {load_s:.1f} s, total {time.perf_counter() - t0:.0f} s. "
         f"Report: {report}  Runs: {out / 'runs.db'} (alignkit redteam report RUN --store ...)"

@@ -20,13 +20,12 @@ from rich.progress import Progress
 
 from alignkit.core.errors import AlignkitError, ConfigError, RecordError
 from alignkit.core.files import atomic_path, check_not_input
-from alignkit.core.jsonl import JsonlWriter, field_list, iter_json_objects, repair_tail
+from alignkit.core.jsonl import JsonlWriter, field_list, iter_json_objects, json_kind, repair_tail
 from alignkit.detectors import Detector, get_detector
 from alignkit.providers import parse_model_args
 
 BATCH = 256
 VERDICT_FIELDS = ("score", "flagged", "label", "categories", "spans", "reason")
-JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
 
 Row = tuple[int, dict[str, Any]]
 
@@ -205,9 +204,8 @@ def _checked(rows: Iterator[Row], field: str, input_path: str) -> Iterator[Row]:
             )
         value = row[field]
         if not isinstance(value, str):
-            kind = "null" if value is None else JSON_KINDS.get(type(value), type(value).__name__)
             raise ConfigError(
-                f"{input_path}:{lineno}: field {field!r} is {kind}, not a string; detect scores text only: "
+                f"{input_path}:{lineno}: field {field!r} is {json_kind(value)}, not text; detect scores text only: "
                 "fix that line or choose another field with --field"
             )
         yield lineno, row

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from alignkit.cli.options import config_from_options, generation_options, load_model, progress_updater
 from alignkit.core.errors import ConfigError, MissingDependencyError
+from alignkit.core.files import check_not_input
 from alignkit.core.jsonl import write_jsonl
 from alignkit.rlhf.labelling import (
     AddReport,
@@ -76,7 +77,8 @@ def add_items(
     batch_size: int,
     gen: dict[str, Any],
 ) -> None:
-    """Import pair files and generate answers for a prompt file into ``store``, reporting what was added."""
+    """Import pair files and generate answers for a prompt file into ``store``, reporting what was added.
+    Each file is read whole before anything is added, so a bad line adds nothing from its file."""
     if (model_a or model_b) and not prompt_file:
         raise ConfigError("--model-a/--model-b answer prompts: give them a --prompts FILE")
     if prompt_file and not model_a:
@@ -207,7 +209,9 @@ def add(
 )
 @click.option("--no-ties", is_flag=True, help="Leave out items judged a tie.")
 def export(db: str, out: str, mode: str, no_ties: bool) -> None:
-    """Write the labels in DB as PreferencePair JSONL, ready for reward-model training."""
+    """Write the labels in DB as PreferencePair JSONL, ready for reward-model training. OUT is replaced
+    only once it is written whole; it may not be DB itself."""
+    check_not_input(out, [db], flag="--out")
     with LabelStore(db) as store:
         pairs = store.export(mode)  # type: ignore[arg-type]
     if no_ties:

@@ -21,6 +21,7 @@ from alignkit.cli.rlhf_common import (
     reward_function,
 )
 from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
+from alignkit.core.files import check_not_input, write_text_atomic
 from alignkit.rlhf.demo import DemoConfig, run_demo
 from alignkit.rlhf.evaluate import evaluate_policy
 from alignkit.rlhf.policy import ValueHeadModel
@@ -78,7 +79,7 @@ def train_reward(
     if held_out:
         metrics["held_out"] = evaluate_reward_model(rm, held_out)
     rm.save(out, **{k: v for k, v in metrics.items() if k != "config"})
-    Path(out, "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
+    write_text_atomic(Path(out, "metrics.json"), json.dumps(metrics, indent=1, default=str))
     acc = metrics.get("held_out", {}).get("pairwise_accuracy")
     click.echo(
         f"saved {out}: {len(train)} pairs, {stats['seconds']:.0f} s"
@@ -177,6 +178,8 @@ def evaluate(
     temperature: float, out: str | None, seed: int, device: str,
 ) -> None:  # fmt: skip
     """Reward and KL of POLICY's answers against REFERENCE's, and its win rate."""
+    if out:
+        check_not_input(out, [prompts], flag="--out")
     pol = ValueHeadModel.from_pretrained(model_path(policy), device=device)
     ref = ValueHeadModel.from_pretrained(model_path(reference), device=device)
     pol.max_new_tokens, pol.temperature = max_new_tokens, temperature
@@ -185,7 +188,7 @@ def evaluate(
         grader=load_model(grader, ()) if grader else None, seed=seed,
     )  # fmt: skip
     if out:
-        Path(out).write_text(json.dumps(result, indent=1))
+        write_text_atomic(out, json.dumps(result, indent=1))
     click.echo(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
 
 

@@ -6,7 +6,6 @@ option names with ``_`` or ``-``, flags given on the command line win)."""
 from __future__ import annotations
 
 import importlib
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,8 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from alignkit.core.errors import ConfigError
+from alignkit.core.errors import ConfigError, RecordError
+from alignkit.core.jsonl import iter_json_objects, read_text
 from alignkit.providers import SHORTCUTS
 from alignkit.providers.embedded import ensure_checkpoint
 from alignkit.rlhf.data import load_preferences, prompts_of
@@ -31,9 +31,11 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     if not value:
         return
     try:
-        data = yaml.safe_load(Path(value).read_text()) or {}
+        data = yaml.safe_load(read_text(value)) or {}
+    except RecordError as e:
+        raise click.BadParameter(str(e)) from None
     except (OSError, yaml.YAMLError) as e:
-        raise click.BadParameter(f"cannot read {value}: {e}") from e
+        raise click.BadParameter(f"cannot read {value}: {' '.join(str(e).split())}") from None
     if not isinstance(data, dict):
         raise click.BadParameter(f"{value}: expected a mapping of option names to values")
     known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
@@ -99,12 +101,7 @@ def read_prompt_file(path: str, limit: int | None = None, seed: int = 0) -> list
 def _first_row(p: Path) -> dict[str, Any] | None:
     if p.suffix.lower() != ".jsonl" or not p.is_file():
         return None
-    with p.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                return row if isinstance(row, dict) else None
-    return None
+    return next(iter_json_objects(p), (0, None))[1]
 
 
 def progress_bar() -> Any:

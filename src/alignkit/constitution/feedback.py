@@ -33,7 +33,7 @@ from alignkit.constitution.prompts import (
     parse_letter,
 )
 from alignkit.constitution.spec import Constitution
-from alignkit.constitution.store import done_keys, prompt_keys, read_rows
+from alignkit.constitution.store import prompt_keys, read_rows, resume_run
 from alignkit.core.completion import Completion
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
@@ -80,6 +80,7 @@ class FeedbackResult:
     failed: int  # a sample failed (a rerun retries it)
     seconds: float
     summary: dict[str, Any]  # whole folder: position bias, order agreement, methods used
+    notes: list[str] = field(default_factory=list)  # what resuming repaired after an interrupted run
 
     @property
     def pairs_path(self) -> Path:
@@ -134,7 +135,7 @@ def run_feedback(
     out.mkdir(parents=True, exist_ok=True)
     msgs = [to_messages(p) for p in prompts]
     keys = prompt_keys(msgs)
-    done = done_keys(out / PAIRS_FILE, out / TRACE_FILE)
+    done, notes = resume_run(out / PAIRS_FILE, out / TRACE_FILE)
     todo = [(k, m) for k, m in zip(keys, msgs, strict=True) if k not in done]
     already = len(msgs) - len(todo)
     counts = {"ok": 0, "skipped": 0, "error": 0}
@@ -151,8 +152,9 @@ def run_feedback(
                 counts["ok" if row["status"] == "ok" else "error" if row["status"] == "error" else "skipped"] += 1
             if on_progress:
                 on_progress(already + i + len(chunk), len(msgs))
+    seconds = time.perf_counter() - start
     return FeedbackResult(
-        out, counts["ok"], already, counts["skipped"], counts["error"], time.perf_counter() - start, summarize(out)
+        out, counts["ok"], already, counts["skipped"], counts["error"], seconds, summarize(out), notes
     )
 
 
@@ -276,13 +278,14 @@ def _question_row(q: _Question) -> dict[str, Any]:
 def summarize(out_dir: str | Path) -> dict[str, Any]:
     """Over a feedback folder: prompts by status, how verdicts were read, the feedback model's position
     bias (mean P(first position) - 0.5; positive favours (A)) and how often both orders agree."""
-    rows = list({r["key"]: r for r in read_rows(Path(out_dir) / TRACE_FILE)}.values())
+    rows = list({r.get("key"): r for r in read_rows(Path(out_dir) / TRACE_FILE)}.values())
     by_status: dict[str, int] = {}
     methods: dict[str, int] = {}
     firsts: list[float] = []
     agree = compared = 0
     for r in rows:
-        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        status = str(r.get("status"))
+        by_status[status] = by_status.get(status, 0) + 1
         by_principle: dict[str, dict[str, float]] = {}
         for q in r.get("questions", []):
             methods[q["method"]] = methods.get(q["method"], 0) + 1

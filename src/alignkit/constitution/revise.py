@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from alignkit.constitution.prompts import clean_revision, critique_prompt, revision_prompt
 from alignkit.constitution.spec import Constitution
-from alignkit.constitution.store import done_keys, prompt_keys, read_rows
+from alignkit.constitution.store import prompt_keys, read_rows, resume_run
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
 from alignkit.core.jsonl import JsonlWriter
@@ -72,6 +72,7 @@ class ReviseResult:
     failed: int  # prompts whose first answer failed (a rerun retries them)
     seconds: float
     summary: dict[str, Any]  # over the whole dataset, earlier runs included
+    notes: list[str] = field(default_factory=list)  # what resuming repaired after an interrupted run
 
     @property
     def prompts_per_minute(self) -> float:
@@ -133,7 +134,7 @@ def run_revision(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = mix_prompts(prompts, helpful, s.helpful_ratio, s.seed)
-    done = done_keys(out / SFT_FILE, out / TRACE_FILE)
+    done, notes = resume_run(out / SFT_FILE, out / TRACE_FILE)
     todo = [_Item(k, kind, p) for k, kind, p in items if k not in done]
     already = len(items) - len(todo)
     start, processed, failed = time.perf_counter(), 0, 0
@@ -164,7 +165,8 @@ def run_revision(
                 failed += it.status == "error"
             if on_progress:
                 on_progress(already + i + len(chunk), len(items))
-    return ReviseResult(out, processed, already, failed, time.perf_counter() - start, summarize_trace(out))
+    seconds = time.perf_counter() - start
+    return ReviseResult(out, processed, already, failed, seconds, summarize_trace(out), notes)
 
 
 def _revise_chunk(model: Model, constitution: Constitution, chunk: list[_Item], s: ReviseConfig) -> None:
@@ -240,18 +242,19 @@ def _trace_row(it: _Item, model: Model, constitution: Constitution) -> dict[str,
 def summarize_trace(out_dir: str | Path) -> dict[str, Any]:
     """Counts over a run folder's trace: prompts by kind and status, principles drawn, answers revised."""
     rows = read_rows(Path(out_dir) / TRACE_FILE)
-    latest = {r["key"]: r for r in rows}  # a retried prompt counts once, as it ended
+    latest = {r.get("key"): r for r in rows}  # a retried prompt counts once, as it ended
     by_kind: dict[str, int] = {}
     by_status: dict[str, int] = {}
     principles: dict[str, int] = {}
     revised = rounds = 0
     for r in latest.values():
-        by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + 1
-        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-        for step in r.get("rounds", []):
-            principles[step["principle"]] = principles.get(step["principle"], 0) + 1
+        kind, status = str(r.get("kind")), str(r.get("status"))
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+        by_status[status] = by_status.get(status, 0) + 1
+        for step in r.get("rounds") or []:
+            principles[str(step.get("principle"))] = principles.get(str(step.get("principle")), 0) + 1
             rounds += 1
-        revised += r["status"] == "ok" and r["final_answer"] != r["initial_answer"]
+        revised += status == "ok" and r.get("final_answer") != r.get("initial_answer")
     return {
         "prompts": len(latest),
         "by_kind": by_kind,

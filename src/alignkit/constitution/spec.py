@@ -39,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.jsonl import not_utf8
 
 __all__ = [
     "Constitution",
@@ -198,6 +199,8 @@ def load_constitution(path: str | os.PathLike[str] | None = None) -> Constitutio
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read constitution {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(not_utf8(p, e)) from None
     return parse_constitution(text, source=str(p))
 
 

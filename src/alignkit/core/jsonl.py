@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,8 @@ MAX_LINE_BYTES = 64 * 1024 * 1024  # a single record larger than this is almost 
 UTF8_HINT = "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8 IN > OUT"
 
 log = logging.getLogger(__name__)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # what a lone surrogate looks like in JSON text
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _dump(record: BaseModel | Mapping[str, Any]) -> str:
@@ -115,11 +118,25 @@ def _decode(raw: bytes, path: Path, lineno: int, offset: int) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise RecordError(
-            f"{path}:{lineno}: not UTF-8 (byte 0x{raw[e.start]:02x} at byte {offset + e.start} of the file); "
-            + UTF8_HINT
-        ) from None
+        raise RecordError(not_utf8(path, e, line=lineno, offset=offset)) from None
     return text.removeprefix("\ufeff") if lineno == 1 else text
+
+
+def not_utf8(path: str | os.PathLike[str], e: UnicodeDecodeError, *, line: int | None = None, offset: int = 0) -> str:
+    """The message for bytes of ``path`` that are not UTF-8: file, line, the byte and its offset in the
+    file (``offset`` is where the decoded bytes start), and how to fix it."""
+    data = bytes(e.object)
+    line = data.count(b"\n", 0, e.start) + 1 if line is None else line
+    return f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x} at byte {offset + e.start} of the file); {UTF8_HINT}"
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A whole UTF-8 text file (a leading BOM dropped); bytes that are not UTF-8 raise :class:`RecordError`."""
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        raise RecordError(not_utf8(path, e)) from None
 
 
 def parse_json_object(text: str, where: str) -> dict[str, Any]:
@@ -134,7 +151,28 @@ def parse_json_object(text: str, where: str) -> dict[str, Any]:
         raise RecordError(f"{where}: not valid JSON ({e})") from None
     if not isinstance(obj, dict):
         raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
+        raise RecordError(
+            f"{where}: a string holds a lone surrogate (a \\ud800-\\udfff escape without its pair), "
+            "which is not text; fix or remove it"
+        )
     return obj
+
+
+def _has_lone_surrogate(obj: Any) -> bool:
+    """Whether any string in ``obj`` (keys included) holds an unpaired surrogate; walks without recursion."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def iter_json_objects(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -187,6 +225,14 @@ def repair_tail(path: str | os.PathLike[str]) -> str | None:
 def describe(e: ValidationError) -> str:
     """``field: problem; ...`` without echoing the input (a record may hold PII)."""
     return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or '(record)'}: {err['msg']}" for err in e.errors())
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for an error message (never the value itself: it may hold PII)."""
+    if value is None:
+        return "null"
+    kinds = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def field_list(row: Mapping[str, Any], most: int = 12) -> str:

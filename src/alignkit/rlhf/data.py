@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from alignkit.core.errors import ConfigError, RecordError
-from alignkit.core.jsonl import describe, iter_json_objects
+from alignkit.core.jsonl import describe, field_list, iter_json_objects, iter_lines, json_kind
 from alignkit.core.messages import Message
 from alignkit.core.records import PreferencePair
 from alignkit.detectors import Detector, get_detector
@@ -50,17 +50,27 @@ def parse_hh(transcript: str) -> list[Message]:
     return messages
 
 
+def text_field(row: Mapping[str, Any], key: str) -> str:
+    """``row[key]``, which must be text: a missing field or another type is a :class:`RecordError` naming it."""
+    if key not in row:
+        raise RecordError(f"no field {key!r}; the row has {field_list(row)}")
+    value = row[key]
+    if not isinstance(value, str):
+        raise RecordError(f"field {key!r} is {json_kind(value)}, not text")
+    return value
+
+
 def hh_pair(row: Mapping[str, Any], *, source: str | None = None) -> PreferencePair:
     """A preference pair from an HH row, in either the transcript or the split shape."""
     if "prompt" in row:
-        prompt = parse_hh(str(row["prompt"]))
+        prompt = parse_hh(text_field(row, "prompt"))
         return PreferencePair(
             prompt=tuple(prompt),
-            chosen=str(row["chosen"]).strip(),
-            rejected=str(row["rejected"]).strip(),
+            chosen=text_field(row, "chosen").strip(),
+            rejected=text_field(row, "rejected").strip(),
             source=source,
         )
-    chosen, rejected = parse_hh(str(row["chosen"])), parse_hh(str(row["rejected"]))
+    chosen, rejected = parse_hh(text_field(row, "chosen")), parse_hh(text_field(row, "rejected"))
     if not chosen or chosen[-1].role != "assistant" or not rejected or rejected[-1].role != "assistant":
         raise RecordError("an HH transcript must end with an Assistant turn")
     if chosen[:-1] != rejected[:-1]:
@@ -145,12 +155,23 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) for each row of a JSONL or CSV file."""
     if not path.is_file():
         raise ConfigError(f"no file at {path}")
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            for i, row in enumerate(csv.DictReader(fh), start=2):
-                yield i, dict(row)
-    else:
-        yield from iter_json_objects(path)
+    yield from _csv_rows(path) if path.suffix.lower() == ".csv" else iter_json_objects(path)
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for each record of a CSV file with a header; a record that spans lines (a
+    quoted newline) is numbered by its last line; a field a record lacks is absent from its row."""
+    reader = csv.reader(line for _, line in iter_lines(path))
+    try:
+        header = next(reader, None)
+        for values in reader:
+            if not any(values):
+                continue
+            if header is None or len(values) > len(header):
+                raise RecordError(f"{path}:{reader.line_num}: {len(values)} fields, more than the header names")
+            yield reader.line_num, dict(zip(header, values, strict=False))
+    except csv.Error as e:
+        raise RecordError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
 
 
 def from_rows(
@@ -174,7 +195,7 @@ def _pair(
         if columns:
             missing = [src for src in columns.values() if src not in row]
             if missing:
-                raise RecordError(f"no column(s) {missing}; the row has {sorted(row)}")
+                raise RecordError(f"no column(s) {missing}; the row has {field_list(row)}")
             mapped = {ours: row[src] for ours, src in columns.items()}
             return PreferencePair.model_validate({"source": source, **mapped})
         fmt = format
@@ -186,7 +207,7 @@ def _pair(
         return PreferencePair.model_validate({"source": source, **row} if source and "source" not in row else row)
     except ValidationError as e:
         raise RecordError(f"{where}: not a valid preference pair: {describe(e)}") from None
-    except (RecordError, ValueError, KeyError) as e:
+    except (RecordError, ValueError, TypeError) as e:
         raise RecordError(f"{where}: {e}") from None
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.files import write_text_atomic
 from alignkit.core.messages import to_messages
 from alignkit.core.records import PreferencePair
 from alignkit.rlhf.data import load_preferences
@@ -105,8 +106,8 @@ def run_demo(
     results["evaluation"] = {k: v for k, v in evaluation.items() if k != "rows"}
     results["examples"] = evaluate_policy(trainer.policy, trainer.ref_model, RED_TEAM, rm, seed=sz.seed)["rows"]
     results["seconds"] = time.perf_counter() - t0
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "report.md").write_text(_report(results))
+    write_text_atomic(out / "results.json", json.dumps(results, indent=1))
+    write_text_atomic(out / "report.md", _report(results))
     say(f"    win rate vs the start {evaluation['win_rate']:.2f} on {evaluation['n']} held-out prompts; "
         f"report in {out / 'report.md'} ({results['seconds'] / 60:.1f} min in all)")  # fmt: skip
     return results

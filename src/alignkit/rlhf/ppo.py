@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.files import write_text_atomic
 from alignkit.core.messages import Prompt
 from alignkit.rlhf.losses import (
     AdaptiveKLController,
@@ -318,7 +319,7 @@ class PPOTrainer:
             "critic": self.accelerator.unwrap_model(self.critic).state_dict() if self.critic is not None else None,
         }
         torch.save(state, tmp / STATE_FILE)
-        (tmp / "ppo_config.json").write_text(json.dumps(asdict(self.config), indent=1))
+        write_text_atomic(tmp / "ppo_config.json", json.dumps(asdict(self.config), indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
         keep = self.config.keep_checkpoints

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from alignkit.core.errors import ConfigError, MissingDependencyError
+from alignkit.core.files import write_text_atomic
 from alignkit.core.messages import Prompt, assistant, to_messages
 from alignkit.core.records import PreferencePair
 from alignkit.rlhf.losses import bradley_terry_loss
@@ -109,7 +110,7 @@ class RewardModel:
             self.model = self.model.merge_and_unload()
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        (folder / META_FILE).write_text(json.dumps({"offset": self.offset, **meta}, indent=1, default=str))
+        write_text_atomic(folder / META_FILE, json.dumps({"offset": self.offset, **meta}, indent=1, default=str))
 
     # -- scoring ------------------------------------------------------------------------------------
     def render(self, prompt: Prompt, response: str) -> str:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alignkit.core.errors import ConfigError, MissingDependencyError
+from alignkit.core.files import write_text_atomic
+from alignkit.core.jsonl import iter_lines, repair_tail
 
 LOG_FILE = "log.csv"
 
@@ -24,9 +27,9 @@ class TrainLog:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / LOG_FILE
         self.columns: list[str] | None = None
+        repair_tail(self.path)  # a row a kill cut short is dropped; resuming writes that step again
         if self.path.exists() and self.path.stat().st_size:
-            with self.path.open(newline="") as f:
-                self.columns = next(csv.reader(f), None)
+            self.columns = next(csv.reader(line for _, line in iter_lines(self.path)), None)
         self.tb: Any = None
         if tensorboard:
             try:
@@ -42,18 +45,14 @@ class TrainLog:
         rows = read_log(self.path)
         keep = [r for r in rows if r.get("step", 0) <= step]
         if len(keep) != len(rows) and self.columns:
-            with self.path.open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=self.columns)
-                writer.writeheader()
-                writer.writerows(keep)
+            write_text_atomic(self.path, _csv_text(self.columns, keep))
 
     def write(self, step: int, stats: Mapping[str, Any]) -> None:
         """Append the numbers in ``stats`` as the row of ``step`` (flushed at once)."""
         row = {"step": step, **{k: v for k, v in stats.items() if isinstance(v, int | float)}}
         if self.columns is None:
             self.columns = list(row)
-            with self.path.open("w", newline="") as f:
-                csv.writer(f).writerow(self.columns)
+            write_text_atomic(self.path, _csv_text(self.columns, []))
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore").writerow(row)
         if self.tb is not None:
@@ -75,8 +74,25 @@ def read_log(path: str | Path) -> list[dict[str, float]]:
         path = path / LOG_FILE
     if not path.exists():
         raise ConfigError(f"{path}: no training log here; pass the run's output folder or its log.csv")
-    with path.open(newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+    reader = csv.DictReader(line for _, line in iter_lines(path))
+    rows = []
+    try:
+        for row in reader:
+            rows.append({str(k): float(v) for k, v in row.items() if v not in ("", None) and isinstance(v, str)})
+    except ValueError as e:
+        raise ConfigError(f"{path}:{reader.line_num}: not a number ({e}); is this a training log?") from None
+    except csv.Error as e:
+        raise ConfigError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
+    return rows
+
+
+def _csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """A CSV file's text: the header, then ``rows``."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def plot_log(
@@ -119,5 +135,5 @@ def plot_log(
         )
     parts.append("</svg>")
     out = Path(out)
-    out.write_text("".join(parts))
+    write_text_atomic(out, "".join(parts))
     return out

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from alignkit.core.files import write_text_atomic
 from alignkit.core.messages import Message
 from alignkit.providers.hf import HFModel
 from alignkit.rlhf.trl_config import LoraAdapterConfig, TrainConfig
@@ -268,5 +269,5 @@ def train_and_save(
         **extra,
         "config": {k: v for k, v in asdict(config).items() if k != "trl_args"} | {"trl_args": dict(config.trl_args)},
     }
-    (out / STATS_FILE).write_text(json.dumps(stats, indent=1, default=str))
+    write_text_atomic(out / STATS_FILE, json.dumps(stats, indent=1, default=str))
     return stats

@@ -17,9 +17,10 @@ from typing import Any
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, RecordError
+from alignkit.core.jsonl import field_list, iter_lines
 from alignkit.core.messages import Message, Prompt, to_messages
 from alignkit.core.model import Model
-from alignkit.rlhf.data import from_rows, read_rows
+from alignkit.rlhf.data import from_rows, read_rows, text_field
 from alignkit.rlhf.labelling.store import LabelItem
 
 ANSWER_KEYS: tuple[tuple[str, str], ...] = (("response_a", "response_b"), ("answer_a", "answer_b"))
@@ -29,7 +30,7 @@ def _prompt(value: Any, where: str) -> tuple[Message, ...]:
     try:
         messages = to_messages(value)
     except (ConfigError, TypeError, ValueError) as e:
-        raise RecordError(f"{where}: the prompt is neither text nor a list of messages ({e})") from None
+        raise RecordError(f"{where}: field 'prompt' is neither text nor a list of messages ({e})") from None
     if not messages:
         raise RecordError(f"{where}: the prompt is empty")
     return messages
@@ -41,21 +42,19 @@ def item_from_row(row: Mapping[str, Any], *, source: str | None = None, where: s
         if key_a in row or key_b in row:
             missing = [k for k in ("prompt", key_a, key_b) if row.get(k) is None]
             if missing:
-                raise RecordError(f"{where}: no field(s) {missing}; the row has {sorted(row)}")
-            return LabelItem(
-                prompt=_prompt(row["prompt"], where),
-                answer_a=str(row[key_a]),
-                answer_b=str(row[key_b]),
-                model_a=str(row["model_a"]) if row.get("model_a") else None,
-                model_b=str(row["model_b"]) if row.get("model_b") else None,
-                source=source,
-            )
+                raise RecordError(f"{where}: no field(s) {missing}; the row has {field_list(row)}")
+            try:
+                a, b = (text_field(row, k) for k in (key_a, key_b))
+                model_a, model_b = (text_field(row, k) if row.get(k) else None for k in ("model_a", "model_b"))
+            except RecordError as e:
+                raise RecordError(f"{where}: {e}") from None
+            return LabelItem(_prompt(row["prompt"], where), a, b, model_a, model_b, source)
     if "chosen" in row and "rejected" in row:
         pair = next(from_rows([row], source=source, where=where))
         return LabelItem(prompt=pair.prompt, answer_a=pair.chosen, answer_b=pair.rejected, source=source)
     raise RecordError(
         f"{where}: expected a prompt and two answers (response_a/response_b, or chosen/rejected); "
-        f"the row has {sorted(row)}"
+        f"the row has {field_list(row)}"
     )
 
 
@@ -71,13 +70,12 @@ def read_prompts(path: str | Path) -> list[tuple[Message, ...]]:
     if p.suffix.lower() == ".txt":
         if not p.is_file():
             raise ConfigError(f"no file at {p}")
-        lines = p.read_text(encoding="utf-8").splitlines()
-        return [to_messages(line.strip()) for line in lines if line.strip()]
+        return [to_messages(line.strip()) for _, line in iter_lines(p) if line.strip()]
     prompts = []
     for line, row in read_rows(p):
         value = row.get("prompt", row.get("messages"))
         if value is None or value == "":
-            raise RecordError(f"{p}:{line}: no 'prompt' (or 'messages') field; the row has {sorted(row)}")
+            raise RecordError(f"{p}:{line}: no 'prompt' (or 'messages') field; the row has {field_list(row)}")
         prompts.append(_prompt(value, f"{p}:{line}"))
     if not prompts:
         raise ConfigError(f"{p} holds no prompts")
