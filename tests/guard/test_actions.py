@@ -8,7 +8,9 @@ import queue
 import pytest
 
 from alignkit.core import ConfigError, Verdict
-from alignkit.guard import DEFAULT_ESCALATION, DEFAULT_REFUSAL, EscalationEvent, Guard, GuardValidationError
+from alignkit.core.records import Span
+from alignkit.detectors import Detector, Finding
+from alignkit.guard import DEFAULT_ESCALATION, DEFAULT_REFUSAL, EscalationEvent, Guard, GuardValidationError, Validator
 from alignkit.providers import get_model
 from alignkit.providers.mock import MockModel, scripted
 
@@ -187,3 +189,40 @@ def test_anonymize_hides_pii_from_the_model_and_restores_it_in_the_answer() -> N
     assert o.text == "Noted. I will write to ann.lee@example.com today."
     with pytest.raises(ConfigError, match="applies to input validators"):
         Guard().use("pii", on="output", on_fail="anonymize")
+
+
+# -- failing closed ------------------------------------------------------------------------------------
+class Marks(Detector):
+    """Flags a text with "XX" in it, but points only at the first one."""
+
+    name = "marks"
+
+    def find(self, text: str) -> Finding:
+        i = text.find("XX")
+        return Finding(1.0, spans=(Span(i, i + 2, "MARK"),)) if i >= 0 else Finding(0.0)
+
+
+class MarksThatFixNothing(Marks):
+    """Its own fix hands the text back unchanged."""
+
+    def fix(self, text: str, verdict: Verdict) -> str:
+        return text
+
+
+@pytest.mark.parametrize("action", ["fix", "filter"])
+def test_a_repair_that_leaves_what_was_flagged_refrains(action: str) -> None:
+    o = Guard().use(Validator(Marks(), on_fail=action))(MockModel("fixed", text="a XX b XX"), "x")  # type: ignore[arg-type]
+    assert o.text == DEFAULT_REFUSAL and not o.validation_passed
+    assert [(a.action, a.detail) for a in o.actions] == [(f"{action}->refrain", f"still flagged after the {action}")]
+
+
+def test_a_fix_that_changes_nothing_refrains() -> None:
+    o = Guard().use(Validator(MarksThatFixNothing(), on_fail="fix"))(MockModel("fixed", text="a XX b"), "x")
+    assert o.text == DEFAULT_REFUSAL and [a.action for a in o.actions] == ["fix->refrain"]
+    assert o.actions[0].detail == "the fix changed nothing"
+
+
+def test_an_anonymization_that_leaves_a_value_refrains_before_the_model_sees_it() -> None:
+    model = MockModel("echo")
+    o = Guard().use(Validator(Marks(), on="input", on_fail="anonymize"))(model, "a XX b XX")
+    assert o.blocked and model.calls == [] and o.actions[0].action == "anonymize->refrain"

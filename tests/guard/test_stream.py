@@ -58,3 +58,24 @@ def test_async_stream() -> None:
         return "".join([piece async for piece in g.astream(source(), check_every=1, holdback=6)])
 
     assert asyncio.run(collect()) == "what the **** is this"
+
+
+def test_padding_an_entity_with_invisible_characters_does_not_get_its_start_shown() -> None:
+    g = Guard().use("pii", on_fail="fix")
+    answer = "Sure, call 4" + "\u200b" * 200 + "15-555-2671 today and ask for the order desk, they are open late."
+    out = "".join(g.stream(chunks(answer, 1), check_every=8, holdback=24))
+    assert "<PHONE>" in out and not any(c.isdigit() for c in out)
+
+
+def test_the_stream_keeps_what_the_checks_found() -> None:
+    g = Guard().use("banned_words", words=["darn"], on_fail="noop")
+    stream = g.stream(chunks("oh darn, it streams on anyway"), check_every=4)
+    assert stream.result is None
+    assert "".join(stream) == "oh darn, it streams on anyway"
+    assert stream.result is not None and stream.result.passed is False  # noop: on record, not a pass
+    assert [a.action for a in stream.result.actions] == ["noop"]
+
+
+def test_a_fix_that_cannot_remove_what_was_flagged_stops_the_stream() -> None:
+    g = Guard().use("valid_json", on_fail="fix")
+    assert list(g.stream(chunks("not json at all"), check_every=4)) == [DEFAULT_REFUSAL]

@@ -127,13 +127,24 @@ def find_pii(text: str, entities: Sequence[str] = ENTITIES, min_score: float = 0
     """Every entity of the given types in ``text`` scoring at least ``min_score``, overlaps resolved.
 
     Names and street addresses come from the patterns and the tagger together: where spans of one of
-    these types overlap, they become one span covering both, with the higher score."""
+    these types overlap, they become one span covering both, with the higher score. The tagger's spans
+    on armour lines (``-----BEGIN ... PRIVATE KEY-----``, even reversed) are dropped: capitalised words
+    there are never names, and redacting one would break the key's armour, so that the secrets
+    detector after it no longer sees the key it must hide."""
     found = [s for name in entities for s in FINDERS[name](text) if s.score >= min_score]
     tagged = [name for name in entities if name in TAGGED]
     if tagged:
-        found += [s for s in find_names_and_addresses(text) if s.label in tagged and s.score >= min_score]
+        armour = [m.span() for m in _ARMOUR_LINE.finditer(text)] if "-----" in text else []
+        found += [
+            s
+            for s in find_names_and_addresses(text)
+            if s.label in tagged and s.score >= min_score and not any(a <= s.start < b for a, b in armour)
+        ]
         found = _union_tagged(found)
     return resolve_overlaps(found)
+
+
+_ARMOUR_LINE = re.compile(r"-----[^\n]{1,80}?-----")
 
 
 def _union_tagged(spans: list[Span]) -> list[Span]:

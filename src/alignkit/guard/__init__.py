@@ -19,7 +19,7 @@ from alignkit.guard.guard import BaseGuard, EscalationEvent
 from alignkit.guard.model import GuardedModel
 from alignkit.guard.outcome import ActionRecord, GuardOutcome, GuardValidationError, ValidationResult
 from alignkit.guard.spec import GuardConfig, GuardSpec, ValidatorSpec, build_guard
-from alignkit.guard.stream import astream_validate, stream_validate
+from alignkit.guard.stream import AsyncValidatedStream, ValidatedStream, astream_validate, stream_validate
 from alignkit.guard.validator import ACTIONS, Validator
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_ESCALATION",
     "DEFAULT_REFUSAL",
     "ActionRecord",
+    "AsyncValidatedStream",
     "BaseGuard",
     "EscalationEvent",
     "Guard",
@@ -35,6 +36,7 @@ __all__ = [
     "GuardSpec",
     "GuardValidationError",
     "GuardedModel",
+    "ValidatedStream",
     "ValidationResult",
     "Validator",
     "ValidatorSpec",

@@ -11,7 +11,7 @@ spec format, streaming and wrapping. This module imports the others; none of the
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,7 +22,7 @@ from alignkit.guard.model import GuardedModel
 from alignkit.guard.spec import DEFAULT_SPEC, GuardSpec, Source, build_guard, read_spec
 from alignkit.guard.spec_rail import parse_rail
 from alignkit.guard.spec_yaml import parse_yaml
-from alignkit.guard.stream import astream_validate, stream_validate
+from alignkit.guard.stream import AsyncValidatedStream, ValidatedStream, astream_validate, stream_validate
 from alignkit.providers.function import as_model
 
 RAIL_SUFFIXES = (".rail", ".xml")
@@ -69,11 +69,12 @@ class Guard(BaseGuard):
         mask toxicity and redact PII and secrets on the way out."""
         return build_guard(DEFAULT_SPEC, cls, source=Source("<default guard>"), **overrides)
 
-    def stream(self, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> Iterator[str]:
-        """Validate a streamed answer as it arrives; see :mod:`alignkit.guard.stream`."""
+    def stream(self, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> ValidatedStream:
+        """Validate a streamed answer as it arrives; see :mod:`alignkit.guard.stream` (iterate it for the
+        text; its ``result`` says what the checks found)."""
         return stream_validate(self, chunks, holdback=holdback, check_every=check_every)
 
-    def astream(self, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64) -> AsyncIterator[str]:
+    def astream(self, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64) -> AsyncValidatedStream:
         """Async form of :meth:`stream`."""
         return astream_validate(self, chunks, holdback=holdback, check_every=check_every)
 

@@ -16,9 +16,10 @@ left it. ``exception`` raises :class:`GuardValidationError`; ``fix`` repairs (re
 ``filter`` drops what failed; ``anonymize`` (input) hides values behind placeholders and restores them in
 the answer. These three fail closed: when nothing can be repaired, the repair changes nothing, or the
 detector still flags the repaired text, the guard refrains (recorded as ``fix->refrain`` and so on) rather
-than hand on what was flagged. ``refrain`` answers with a safe refusal; ``reask`` re-prompts the model with what failed (at most ``max_reasks`` times, then refrains);
-``noop`` only records (the outcome still says the validation failed); ``escalate`` hands the case to
-``escalate_to`` (a callback or a queue) and answers with a holding message.
+than hand on what was flagged. ``refrain`` answers with a safe refusal; ``reask`` re-prompts the model
+with what failed (at most ``max_reasks`` times, then refrains); ``noop`` only records (the outcome still
+says the validation failed); ``escalate`` hands the case to ``escalate_to`` (a callback or a queue) and
+answers with a holding message.
 """
 
 from __future__ import annotations

@@ -1,16 +1,21 @@
 """Validate a streamed answer chunk by chunk.
 
 Output validators run on the whole text so far each time ``check_every`` new characters have arrived,
-and once more at the end. The last ``holdback`` characters are held back until the next check, so an
-entity that arrives in pieces (an e-mail address split over chunks) is caught and fixed before any of
-it is shown. When a validator fails:
+and once more at the end. The last ``holdback`` visible characters are held back until the next check,
+so an entity that arrives in pieces (an e-mail address split over chunks) is caught and fixed before any
+of it is shown; invisible characters (zero-width, direction controls, combining marks) do not count, so
+padding an entity with them does not push its start out of the held-back tail. When a validator fails:
 
 - ``fix``/``filter``/custom: the repaired text streams on, provided the repair does not touch text
-  already shown (it cannot be unsaid; then the stream stops as for ``refrain``);
+  already shown (it cannot be unsaid; then the stream stops as for ``refrain``); a repair that cannot
+  remove what was flagged stops the stream as for ``refrain`` (the guard fails closed);
 - ``refrain``/``escalate``: the stream stops with the refusal or holding message;
 - ``exception``: :class:`GuardValidationError` is raised at that chunk;
 - ``reask``: a stream cannot be re-asked, so it stops as for ``refrain``;
 - ``noop``: recorded in ``result`` and streaming goes on.
+
+The stream's ``result`` is the last check's :class:`ValidationResult` (verdicts, actions, ``passed``),
+so a ``noop`` failure is on record even though its text streamed on.
 
 Checking the whole text at every step is quadratic in the number of checks; ``check_every`` bounds
 that (a 4,000-character answer with the default 64 is about 60 checks).
@@ -18,6 +23,7 @@ that (a 4,000-character answer with the default 64 is about 60 checks).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from alignkit.guard.guard import BaseGuard
@@ -54,35 +60,91 @@ class _Streamer:
             self.done = True
             message = self.guard.refusal_message if not res.stopped else res.text
             return STOPPED_NOTE if self.shown else message
-        limit = len(res.text) if final else max(len(self.shown), len(res.text) - self.holdback)
+        limit = len(res.text) if final else max(len(self.shown), _held_back(res.text, self.holdback))
         out = res.text[len(self.shown) : limit]
         self.shown += out
         return out
 
 
+_INVISIBLE_CATEGORIES = frozenset(("Cf", "Mn", "Me"))
+
+
+def _held_back(text: str, holdback: int) -> int:
+    """Where the last ``holdback`` visible characters of ``text`` begin (invisible ones do not count)."""
+    if text.isascii():
+        return max(0, len(text) - holdback)
+    i, seen = len(text), 0
+    while i > 0 and seen < holdback:
+        i -= 1
+        seen += unicodedata.category(text[i]) not in _INVISIBLE_CATEGORIES
+    return i
+
+
+class _Checked:
+    """What both forms of a validated stream share: the checker, and what its last check found."""
+
+    _streamer: _Streamer
+
+    @property
+    def result(self) -> ValidationResult | None:
+        """What the last check found and did (verdicts, actions, whether it passed)."""
+        return self._streamer.result
+
+
+class ValidatedStream(_Checked, Iterator[str]):
+    """The validated answer, piece by piece, as ``chunks`` arrive (see the module docstring); ``result``
+    is the last check's :class:`ValidationResult` (None before the first check)."""
+
+    def __init__(self, guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> None:
+        self._streamer = _Streamer(guard, holdback, check_every)
+        self._pieces = self._run(chunks)
+
+    def __next__(self) -> str:
+        return next(self._pieces)
+
+    def _run(self, chunks: Iterable[str]) -> Iterator[str]:
+        s = self._streamer
+        for chunk in chunks:  # sync/async twin of AsyncValidatedStream._run: the loops differ only in ``async``
+            if out := s.feed(chunk):
+                yield out
+            if s.done:
+                return
+        if out := s.feed("", final=True):
+            yield out
+
+
+class AsyncValidatedStream(_Checked, AsyncIterator[str]):
+    """Async form of :class:`ValidatedStream` (its sync/async twin)."""
+
+    def __init__(
+        self, guard: BaseGuard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
+    ) -> None:
+        self._streamer = _Streamer(guard, holdback, check_every)
+        self._pieces = self._run(chunks)
+
+    async def __anext__(self) -> str:
+        return await anext(self._pieces)
+
+    async def _run(self, chunks: AsyncIterable[str]) -> AsyncIterator[str]:
+        s = self._streamer
+        async for chunk in chunks:  # sync/async twin of ValidatedStream._run
+            if out := s.feed(chunk):
+                yield out
+            if s.done:
+                return
+        if out := s.feed("", final=True):
+            yield out
+
+
 def stream_validate(
     guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64
-) -> Iterator[str]:
+) -> ValidatedStream:
     """Yield the validated answer as ``chunks`` arrive (see the module docstring)."""
-    s = _Streamer(guard, holdback, check_every)
-    for chunk in chunks:  # sync/async twin of astream_validate: the loops differ only in ``async``
-        if out := s.feed(chunk):
-            yield out
-        if s.done:
-            return
-    if out := s.feed("", final=True):
-        yield out
+    return ValidatedStream(guard, chunks, holdback=holdback, check_every=check_every)
 
 
-async def astream_validate(
+def astream_validate(
     guard: BaseGuard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
-) -> AsyncIterator[str]:
+) -> AsyncValidatedStream:
     """Async form of :func:`stream_validate` (its sync/async twin)."""
-    s = _Streamer(guard, holdback, check_every)
-    async for chunk in chunks:
-        if out := s.feed(chunk):
-            yield out
-        if s.done:
-            return
-    if out := s.feed("", final=True):
-        yield out
+    return AsyncValidatedStream(guard, chunks, holdback=holdback, check_every=check_every)
