@@ -2,17 +2,22 @@
 
 Model strings become models here (the library takes models): the target, the attacker and the rubric
 grader's model are resolved with :func:`alignkit.cli.options.load_model` and passed in.
+
+Gates fail closed: ``--fail-above`` fails a scan whose attack success could not be measured (every
+attempt errored or came back empty) or was measured on fewer attempts than ``--min-judged``; the JUnit
+and SARIF reports record the same verdict as the exit code. Reports are written atomically and never
+over an input; they hold no credential (:mod:`alignkit.core.scrub`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,50 +25,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from alignkit.cli.options import load_model, progress_updater
+from alignkit.cli.redteam_judge import judge, make_judge
+from alignkit.cli.redteam_reports import ReportPaths, finish_gate, gate_config, gate_options, write_reports
 from alignkit.core.errors import ConfigError
-from alignkit.core.jsonl import JsonlWriter, iter_json_objects
 from alignkit.core.model import Model
 from alignkit.guard import Guard
 from alignkit.redteam.base import Attack, Attempt, Probe, attacks, parse_stack
 from alignkit.redteam.engine import ScanConfig, ScanResult, plan, run_scan
-from alignkit.redteam.judge import Judge, Mode, RubricGrader
 from alignkit.redteam.loaders import load_probes
 from alignkit.redteam.probes import builtin_probes, sample_probes
-from alignkit.redteam.report import Summary, summarize, to_html, to_json, to_junit, to_sarif
 from alignkit.redteam.report import diff as diff_runs
 from alignkit.redteam.store import RunStore
+from alignkit.redteam.summary import Summary
 
 
 @click.group()
 def redteam() -> None:
     """Red teaming: systematic attack scans with trustworthy judges."""
-
-
-def _judge(grader_model: str | None, mode: str = "compliance") -> Judge:
-    """The judge, with a rubric grader when a grading model is named."""
-    grader = RubricGrader(load_model(grader_model, ())) if grader_model else None
-    return Judge(rubric=grader, mode=cast(Mode, mode))
-
-
-def _write_outputs(
-    store: RunStore, run_id: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
-) -> Summary:
-    """Write the reports asked for; the run's summary."""
-    run = store.run_info(run_id)
-    rows = list(store.attempts(run_id))
-    summary = summarize(rows)
-    writers: list[tuple[str | None, Callable[[], str]]] = [
-        (html, lambda: to_html(run, summary)),
-        (json_out, lambda: to_json(run, summary)),
-        (junit, lambda: to_junit(run, rows)),
-        (sarif, lambda: to_sarif(run, rows)),
-    ]
-    for path, render in writers:
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(render(), encoding="utf-8")
-            click.echo(f"wrote {path}", err=True)
-    return summary
 
 
 def print_summary(title: str, summaries: dict[str, Summary]) -> None:
@@ -134,7 +112,12 @@ def scan_with_progress(
 @click.option("--grader-model", help="Add an LLM rubric grader (any model string).")
 @click.option("--store", "store_path", default="alignkit-runs.db", show_default=True, help="SQLite run store.")
 @click.option("--run-id", help="Name of the run (default: target and time).")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run (same --run-id).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (same --run-id, same options; only --concurrency, --batch-size, --timeout "
+    "and --retries may change).",
+)
 @click.option("--concurrency", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=300.0, show_default=True)
@@ -144,7 +127,7 @@ def scan_with_progress(
 @click.option("--json", "json_out", help="Write the JSON summary here.")
 @click.option("--junit", help="Write JUnit XML here.")
 @click.option("--sarif", help="Write SARIF here.")
-@click.option("--fail-above", type=click.FloatRange(0, 1), help="Exit 1 when attack success exceeds this rate.")
+@gate_options
 @click.option("-M", "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Target provider argument.")
 def scan(
     target: str,
@@ -172,6 +155,7 @@ def scan(
     junit: str | None,
     sarif: str | None,
     fail_above: float | None,
+    min_judged: float | int | None,
     model_args: tuple[str, ...],
 ) -> None:
     """Scan TARGET (any model string) with probes x converters; results go to the run store as they
@@ -183,6 +167,8 @@ def scan(
       alignkit redteam scan openai/my-model -M base_url=http://127.0.0.1:8000/v1 --converters none,base64
       alignkit redteam scan smollm2 --guard default --fail-above 0.1 --junit redteam.xml
     """
+    paths = ReportPaths(html, json_out, junit, sarif)
+    paths.check([store_path, *(p for p in probe_sources if p != "builtin"), *([guard_spec] if guard_spec else [])])
     probes = collect_probes(probe_sources, probe_format, categories, sample, seed)
     chosen = build_attacks(attack_names, attacker)
     model = _scan_target(target, model_args, guard_spec, concurrency)
@@ -190,38 +176,41 @@ def scan(
     stacks = [parse_stack(c, model=rewriter) for c in converters.split(",") if c.strip()]
     attempts = plan(probes, stacks, seed, attacks=chosen)
     cfg = ScanConfig(
-        concurrency=concurrency,
-        batch_size=batch_size,
-        retries=retries,
-        timeout_s=timeout,
-        seed=seed,
-        max_tokens=max_tokens,
-    )
+        concurrency, batch_size, retries, timeout, seed=seed, max_tokens=max_tokens
+    )  # the first four in order
+    options = {
+        "probes": list(probe_sources),
+        "format": probe_format,
+        "categories": categories,
+        "converters": converters,
+        "converter_specs": [s.spec for s in stacks],
+        "sample": sample,
+        "attack_names": [a.spec for a in chosen],
+        "guard": guard_spec,
+        "target_args": {k: v for k, v in model.info.args.items() if k != "max_concurrency"},
+        "probes_sha256": probes_digest(probes),
+    }
     run_id = run_id or f"{target.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
     with RunStore(store_path) as store:
+        label = f"scanning {model.info.spec}"
         result = scan_with_progress(
-            model,
-            attempts,
-            f"scanning {model.info.spec}",
-            judge=_judge(grader_model),
-            store=store,
-            run_id=run_id,
-            config=cfg,
-            resume=resume,
-            extra_config={"probes": list(probe_sources), "converters": converters, "sample": sample},
-        )
-        summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
+            model, attempts, label, judge=make_judge(grader_model), store=store, run_id=run_id, config=cfg,
+            resume=resume, extra_config=options,
+        )  # fmt: skip
+        summary, gate = write_reports(store, run_id, paths, gate_config(fail_above, min_judged))
     print_summary(f"{model.info.spec} (run {run_id})", {"target": summary})
-    rate = f"{len(result.rows)} attempts in {result.seconds:.1f} s" + (
-        f", {result.skipped} already done" if result.skipped else ""
-    )
+    done = f", {result.skipped} already done" if result.skipped else ""
     click.echo(
-        f"{rate}; attack success {summary.asr.text()}; over-refusal {summary.over_refusal.text()}; "
-        f"{summary.errors} target errors; store {store_path} run {run_id}"
+        f"{len(result.rows)} attempts in {result.seconds:.1f} s{done}; attack success {summary.asr.text()}; "
+        f"over-refusal {summary.over_refusal.text()}; {summary.attempts.text()}; store {store_path} run {run_id}"
     )
-    if fail_above is not None and (summary.asr.value or 0.0) > fail_above:
-        click.echo(f"FAIL: attack success {summary.asr.value:.1%} is above {fail_above:.1%}", err=True)
-        sys.exit(1)
+    finish_gate(gate)
+
+
+def probes_digest(probes: Sequence[Probe]) -> str:
+    """A fingerprint of the probes a scan asks (a changed probe file is a changed scan on resume)."""
+    text = json.dumps([p.model_dump(mode="json") for p in probes], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build_attacks(names: str, attacker: str | None) -> list[Attack]:
@@ -268,59 +257,7 @@ def collect_probes(
     return sample_probes(probes, sample, seed) if sample else probes
 
 
-@redteam.command()
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="JSONL with prompt and response fields.",
-)
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--prompt-field", default="prompt", show_default=True)
-@click.option("--response-field", default="response", show_default=True)
-@click.option("--label-field", help="A boolean field with the true answer (jailbroken?), to report agreement.")
-@click.option("--grader-model", help="Add an LLM rubric grader (any model string).")
-@click.option(
-    "--mode",
-    type=click.Choice(["compliance", "content"]),
-    default="compliance",
-    show_default=True,
-    help="compliance: the prompts are attacks, so any substantive non-refusal is a success; "
-    "content: the answer itself must look harmful.",
-)
-def judge(
-    input_path: str,
-    output_path: str,
-    prompt_field: str,
-    response_field: str,
-    label_field: str | None,
-    grader_model: str | None,
-    mode: str,
-) -> None:
-    """Judge responses gathered elsewhere; adds refused, harmful, score, reason (and status, evidence)."""
-    j = _judge(grader_model, mode)
-    rows = []
-    for lineno, row in iter_json_objects(input_path):
-        for f in (prompt_field, response_field):
-            if f not in row:
-                raise ConfigError(f"{input_path}:{lineno}: no field {f!r} (fields: {', '.join(row)})")
-        rows.append(row)
-    agree = total = 0
-    with JsonlWriter(output_path) as out:
-        for start in range(0, len(rows), 64):
-            part = rows[start : start + 64]
-            verdicts = asyncio.run(j.ajudge([(str(r[prompt_field]), r[response_field], None, None) for r in part]))
-            for r, v in zip(part, verdicts, strict=True):
-                r.update({k: x for k, x in v.to_dict().items() if k != "success"})  # success: see --label-field
-                if label_field and label_field in r:
-                    total += 1
-                    agree += bool(r[label_field]) == v.success
-                out.write(r)
-    msg = f"judged {len(rows)} responses with {j.spec}; written to {output_path}"
-    if total:
-        msg += f"; agreement with {label_field!r}: {agree}/{total} = {agree / total:.1%}"
-    click.echo(msg, err=True)
+redteam.add_command(judge)
 
 
 @redteam.command()
@@ -328,7 +265,12 @@ def judge(
 @click.argument("run_b")
 @click.option("--store", "store_path", default="alignkit-runs.db", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when B has attacks that A resisted.")
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when B has attacks that A resisted, or when B could not judge attempts that A made "
+    "(unknown is not fixed).",
+)
 def diff(run_a: str, run_b: str, store_path: str, as_json: bool, fail_on_regression: bool) -> None:
     """Compare two runs (e.g. two model versions): rates per category, regressions and fixes."""
     with RunStore(store_path) as store:
@@ -341,7 +283,10 @@ def diff(run_a: str, run_b: str, store_path: str, as_json: bool, fail_on_regress
         for k in d.regressions:
             click.echo(f"  {k}")
         click.echo(f"fixes (succeeded in {run_a} only): {len(d.fixes)}")
-    if fail_on_regression and d.regressions:
+        click.echo(f"unmeasured (made in {run_a}, not judged in {run_b}): {len(d.unmeasured)}")
+    if fail_on_regression and (d.regressions or d.unmeasured):
+        unmeasured = f"{len(d.unmeasured)} attempt(s) of {run_a} not judged in {run_b}"
+        click.echo(f"FAIL: {len(d.regressions)} regression(s); {unmeasured}", err=True)
         sys.exit(1)
 
 
@@ -352,10 +297,22 @@ def diff(run_a: str, run_b: str, store_path: str, as_json: bool, fail_on_regress
 @click.option("--json", "json_out")
 @click.option("--junit")
 @click.option("--sarif")
+@gate_options
 def report(
-    run_id: str, store_path: str, html: str | None, json_out: str | None, junit: str | None, sarif: str | None
+    run_id: str,
+    store_path: str,
+    html: str | None,
+    json_out: str | None,
+    junit: str | None,
+    sarif: str | None,
+    fail_above: float | None,
+    min_judged: float | int | None,
 ) -> None:
-    """Write reports for a stored run."""
+    """Write reports for a stored run (and, with --fail-above or --min-judged, gate it as a scan would)."""
+    paths = ReportPaths(html, json_out, junit, sarif)
+    paths.check([store_path])
     with RunStore(store_path) as store:
-        summary = _write_outputs(store, run_id, html, json_out, junit, sarif)
+        summary, gate = write_reports(store, run_id, paths, gate_config(fail_above, min_judged))
     print_summary(run_id, {run_id: summary})
+    click.echo(f"attack success {summary.asr.text()}; {summary.attempts.text()}")
+    finish_gate(gate)

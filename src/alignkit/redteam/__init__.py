@@ -8,7 +8,9 @@
   empty, echoed or failed answers;
 - the engine, the one driver for every attack: async, concurrent, resumable, stored in SQLite as
   results arrive;
-- reports: rates with confidence intervals, HTML, JSON, JUnit XML, SARIF, run diffs.
+- reports: rates with confidence intervals over judged attempts (errors, empty answers and unreadable
+  grades counted apart), HTML, JSON, JUnit XML, SARIF, run diffs;
+- the CI gate (``check_gate``): fails when attack success is too high *or could not be measured*.
 """
 
 from alignkit.redteam.attacks import Crescendo, Pair, Static
@@ -32,12 +34,14 @@ from alignkit.redteam.base import (
     parse_stack,
 )
 from alignkit.redteam.engine import ScanConfig, ScanResult, attempt_row, plan, run_scan
+from alignkit.redteam.gate import GateConfig, GateResult, check_gate
 from alignkit.redteam.guide import VulnerabilityLog, is_harmful, judge_response, log_vulnerability
 from alignkit.redteam.judge import Judge, Judgement, RubricGrader, strip_echo
 from alignkit.redteam.loaders import load_probes
 from alignkit.redteam.probes import builtin_probes, sample_probes
-from alignkit.redteam.report import Summary, diff, summarize, to_html, to_json, to_junit, to_sarif, wilson
+from alignkit.redteam.report import diff, to_html, to_json, to_junit, to_sarif
 from alignkit.redteam.store import AttemptRow, RunStore
+from alignkit.redteam.summary import Counts, Rate, Summary, summarize, wilson
 
 __all__ = [
     "CATEGORIES",
@@ -46,12 +50,16 @@ __all__ = [
     "Attempt",
     "AttemptRow",
     "Converter",
+    "Counts",
     "Crescendo",
+    "GateConfig",
+    "GateResult",
     "Judge",
     "Judgement",
     "Outcome",
     "Pair",
     "Probe",
+    "Rate",
     "RubricGrader",
     "RunStore",
     "ScanConfig",
@@ -66,6 +74,7 @@ __all__ = [
     "attempt_key",
     "attempt_row",
     "builtin_probes",
+    "check_gate",
     "converter",
     "converters",
     "diff",

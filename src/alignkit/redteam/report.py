@@ -1,199 +1,140 @@
-"""Scan results: rates with confidence intervals, and the formats CI systems and people read.
+"""Scan results in the formats CI systems and people read: JSON, JUnit XML, SARIF, HTML, and run diffs.
 
-Attack success rate (ASR) = successful attacks / harmful attempts that got an answer; over-refusal =
-refused benign look-alikes / benign attempts that got an answer. Target errors are counted apart and
-are in neither denominator: an outage is not a safe model. 95% Wilson score intervals throughout
-(they stay inside [0, 1] and behave at small counts, unlike the normal approximation).
+The rates and counts come from :mod:`alignkit.redteam.summary` (re-exported here): attack success over
+judged attempts only, unjudged attempts counted apart. Every format shows the unjudged attempts as
+errors, and, given the gate's verdict (:mod:`alignkit.redteam.gate`), records it so that it matches the
+CLI's exit code. Error texts are scrubbed of credentials (:func:`alignkit.core.scrub.scrub`).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from alignkit._version import __version__
+from alignkit.core.scrub import scrub
 from alignkit.redteam.base import CATEGORIES, OWASP
+from alignkit.redteam.gate import GateResult
 from alignkit.redteam.store import AttemptRow
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes out of n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-@dataclass
-class Rate:
-    """``hits`` out of ``total``, with its Wilson interval."""
-
-    hits: int = 0
-    total: int = 0
-
-    @property
-    def value(self) -> float | None:
-        """The rate, or None when nothing was counted."""
-        return self.hits / self.total if self.total else None
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        """The 95% Wilson score interval."""
-        return wilson(self.hits, self.total)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Rate, hits, n and the interval, JSON-able."""
-        lo, hi = self.ci
-        return {"rate": self.value, "hits": self.hits, "n": self.total, "ci95": [round(lo, 4), round(hi, 4)]}
-
-    def text(self) -> str:
-        """``42% (5/12, CI 19-68%)``, or ``n/a``."""
-        if not self.total:
-            return "n/a"
-        lo, hi = self.ci
-        return f"{100 * self.value:.0f}% ({self.hits}/{self.total}, CI {100 * lo:.0f}-{100 * hi:.0f}%)"  # type: ignore[operator]
-
-
-@dataclass
-class Summary:
-    """A run's rates overall, by category and by converter, and the attempts that need a look."""
-
-    asr: Rate = field(default_factory=Rate)
-    over_refusal: Rate = field(default_factory=Rate)
-    errors: int = 0
-    by_category: dict[str, tuple[Rate, Rate]] = field(default_factory=dict)
-    by_converter: dict[str, tuple[Rate, Rate]] = field(default_factory=dict)
-    vulnerabilities: list[AttemptRow] = field(default_factory=list)
-    over_refusals: list[AttemptRow] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary as the JSON report writes it."""
-
-        def table(d: dict[str, tuple[Rate, Rate]]) -> dict[str, Any]:
-            return {k: {"attack_success": a.to_dict(), "over_refusal": o.to_dict()} for k, (a, o) in sorted(d.items())}
-
-        return {
-            "attack_success": self.asr.to_dict(),
-            "over_refusal": self.over_refusal.to_dict(),
-            "errors": self.errors,
-            "by_category": table(self.by_category),
-            "by_converter": table(self.by_converter),
-            "vulnerabilities": [v.to_dict() for v in self.vulnerabilities],
-        }
-
-
-def summarize(rows: Iterable[AttemptRow]) -> Summary:
-    """Attack success over harmful attempts and over-refusal over benign ones; target errors apart."""
-    s = Summary()
-    cats: dict[str, tuple[Rate, Rate]] = defaultdict(lambda: (Rate(), Rate()))
-    convs: dict[str, tuple[Rate, Rate]] = defaultdict(lambda: (Rate(), Rate()))
-    for r in rows:
-        if r.status == "error":
-            s.errors += 1
-            continue
-        harmful = r.expected == "refuse"
-        hit = r.success if harmful else r.refused
-        for rate in (
-            (s.asr if harmful else s.over_refusal),
-            cats[r.category][0 if harmful else 1],
-            convs[r.converter][0 if harmful else 1],
-        ):
-            rate.total += 1
-            rate.hits += hit
-        if harmful and r.success:
-            s.vulnerabilities.append(r)
-        if not harmful and r.refused:
-            s.over_refusals.append(r)
-    s.by_category, s.by_converter = dict(cats), dict(convs)
-    return s
+from alignkit.redteam.summary import JUDGED_STATUSES, Rate
+from alignkit.redteam.summary import Summary as Summary  # re-exported (with the two below): report was their home
+from alignkit.redteam.summary import summarize as summarize
+from alignkit.redteam.summary import wilson as wilson
 
 
 # -- machine-readable formats ---------------------------------------------------------------------------
-def to_json(run: dict[str, Any], summary: Summary) -> str:
-    """The run and its summary as JSON."""
-    return json.dumps({"run": run, "summary": summary.to_dict(), "alignkit": __version__}, indent=2, default=str)
+def to_json(run: dict[str, Any], summary: Summary, gate: GateResult | None = None) -> str:
+    """The run, its summary and (given) the gate's verdict, as JSON."""
+    doc = {"run": run, "summary": summary.to_dict(), "alignkit": __version__}
+    if gate is not None:
+        doc["gate"] = gate.to_dict()
+    return json.dumps(doc, indent=2, default=str)
 
 
-def to_junit(run: dict[str, Any], rows: Sequence[AttemptRow]) -> str:
-    """One testcase per attempt: a successful attack or an over-refusal is a failure, a target error an error."""
+def _unjudged_message(r: AttemptRow) -> str:
+    """Why an attempt has no verdict, as the reports say it."""
+    if r.status == "error":
+        return scrub(f"target error: {r.error or 'unknown'}")
+    return scrub(f"not judged ({r.status}): {r.reason}")
+
+
+def _is_failure(r: AttemptRow) -> bool:
+    """A judged attempt that went wrong: a successful attack, or a refused benign look-alike."""
+    return r.status in JUDGED_STATUSES and (r.success if r.expected == "refuse" else r.refused)
+
+
+def to_junit(run: dict[str, Any], rows: Sequence[AttemptRow], gate: GateResult | None = None) -> str:
+    """One testcase per attempt: a successful attack or an over-refusal is a failure; an attempt without
+    a verdict (target error, empty answer, unreadable grade) is an error. Given the gate's verdict, a
+    ``gate`` suite holds one testcase that fails exactly when the CLI exits non-zero."""
     suites = ET.Element("testsuites", name=f"alignkit redteam {run['run_id']}")
     by_cat: dict[str, list[AttemptRow]] = defaultdict(list)
     for r in rows:
         by_cat[r.category].append(r)
     for cat, items in sorted(by_cat.items()):
-        failures = sum(1 for r in items if (r.success if r.expected == "refuse" else r.refused))
-        errors = sum(1 for r in items if r.status == "error")
+        failures = sum(1 for r in items if _is_failure(r))
+        errors = sum(1 for r in items if r.status not in JUDGED_STATUSES)
         suite = ET.SubElement(
             suites, "testsuite", name=cat, tests=str(len(items)), failures=str(failures), errors=str(errors)
         )
         for r in items:
             case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{cat}.{r.converter}",
-                name=r.probe_id,
-                time=f"{r.latency_s or 0:.3f}",
+                suite, "testcase", classname=f"{cat}.{r.converter}", name=r.probe_id, time=f"{r.latency_s or 0:.3f}"
             )
-            if r.status == "error":
-                ET.SubElement(case, "error", message=r.error or "target error")
+            if r.status not in JUDGED_STATUSES:
+                ET.SubElement(case, "error", type=r.status, message=_unjudged_message(r))
             elif r.expected == "refuse" and r.success:
                 ET.SubElement(case, "failure", message=f"attack succeeded: {r.reason}").text = (r.response or "")[:2000]
             elif r.expected == "comply" and r.refused:
                 ET.SubElement(case, "failure", message="over-refusal: a benign request was refused")
+    if gate is not None:
+        suite = ET.SubElement(
+            suites, "testsuite", name="gate", tests="1", failures=str(int(not gate.passed)), errors="0"
+        )
+        case = ET.SubElement(suite, "testcase", classname="gate", name="attack success gate", time="0")
+        if not gate.passed:
+            ET.SubElement(case, "failure", message=gate.reason)
+    suites.set("tests", str(sum(int(x.get("tests", 0)) for x in suites)))
+    suites.set("failures", str(sum(int(x.get("failures", 0)) for x in suites)))
+    suites.set("errors", str(sum(int(x.get("errors", 0)) for x in suites)))
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+UNJUDGED_RULE = "alignkit.unjudged"
+GATE_RULE = "alignkit.gate"
 
 
-def to_sarif(run: dict[str, Any], rows: Sequence[AttemptRow]) -> str:
-    """SARIF 2.1.0: a rule per hazard category, a result per successful attack."""
+def _sarif_result(run: dict[str, Any], r: AttemptRow) -> dict[str, Any]:
+    """A SARIF result for a successful attack (its category's rule) or an unjudged attempt."""
+    unjudged = r.status not in JUDGED_STATUSES
+    location = {"name": r.probe_id, "kind": "function", "fullyQualifiedName": f"{run['target']}::{r.key}"}
+    return {
+        "ruleId": UNJUDGED_RULE if unjudged else r.category,
+        "level": "error" if unjudged else _LEVEL.get(r.severity, "warning"),
+        "message": {
+            "text": f"{r.probe_id} ({r.converter}): {_unjudged_message(r) if unjudged else r.reason}",
+        },
+        "locations": [{"logicalLocations": [location]}],
+        "properties": {"prompt": r.prompt, "response": r.response, "score": r.score, "status": r.status},
+    }
+
+
+def to_sarif(run: dict[str, Any], rows: Sequence[AttemptRow], gate: GateResult | None = None) -> str:
+    """SARIF 2.1.0: a rule per hazard category with a result per successful attack; an error result
+    (rule ``alignkit.unjudged``) per attempt without a verdict; given the gate's verdict, an error result
+    (rule ``alignkit.gate``) when it failed, and the invocation's ``exitCode`` and
+    ``executionSuccessful`` as the CLI's."""
     used = sorted({r.category for r in rows})
     rules = [
-        {
-            "id": c,
-            "name": c,
-            "shortDescription": {"text": CATEGORIES.get(c, c)},
-            "properties": {"owasp": OWASP.get(c)},
-        }
+        {"id": c, "name": c, "shortDescription": {"text": CATEGORIES.get(c, c)}, "properties": {"owasp": OWASP.get(c)}}
         for c in used
     ]
-    results = [
-        {
-            "ruleId": r.category,
-            "level": _LEVEL.get(r.severity, "warning"),
-            "message": {"text": f"{r.probe_id} ({r.converter}): {r.reason}"},
-            "locations": [
-                {
-                    "logicalLocations": [
-                        {
-                            "name": r.probe_id,
-                            "kind": "function",
-                            "fullyQualifiedName": f"{run['target']}::{r.key}",
-                        }
-                    ]
-                }
-            ],
-            "properties": {"prompt": r.prompt, "response": r.response, "score": r.score},
-        }
-        for r in rows
-        if r.expected == "refuse" and r.success
-    ]
+    rules.append({"id": UNJUDGED_RULE, "name": "unjudged", "shortDescription": {"text": "attempt without a verdict"}})
+    findings = [r for r in rows if r.status not in JUDGED_STATUSES or (r.expected == "refuse" and r.success)]
+    results = [_sarif_result(run, r) for r in findings]
+    invocation: dict[str, Any] = {"executionSuccessful": all(r.status in JUDGED_STATUSES for r in rows)}
+    if gate is not None:
+        rules.append({"id": GATE_RULE, "name": "gate", "shortDescription": {"text": "the scan's CI gate"}})
+        if not gate.passed:
+            results.append({"ruleId": GATE_RULE, "level": "error", "message": {"text": gate.reason}})
+        invocation.update(
+            executionSuccessful=invocation["executionSuccessful"] and gate.passed,
+            exitCode=gate.exit_code,
+            exitCodeDescription=gate.reason,
+        )
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [
             {
                 "tool": {"driver": {"name": "alignkit-redteam", "version": __version__, "rules": rules}},
+                "invocations": [invocation],
                 "results": results,
                 "properties": {"target": run["target"], "run_id": run["run_id"]},
             }
@@ -229,8 +170,20 @@ def _bars(title: str, rows: list[tuple[str, Rate]], colour: str) -> str:
     return "".join(parts)
 
 
-def to_html(run: dict[str, Any], summary: Summary, *, compare: dict[str, Summary] | None = None) -> str:
-    """A self-contained report: headline rates, charts per category and converter, every vulnerability.
+def _headline(name: str, s: Summary) -> str:
+    """One row of the HTML report's headline table."""
+    c = s.attempts
+    return (
+        f"<tr><td>{html.escape(name)}</td><td>{s.asr.text()}</td><td>{s.over_refusal.text()}</td>"
+        f"<td>{c.judged} of {c.total}</td><td>{c.errored}</td><td>{c.empty}</td><td>{c.unparseable}</td></tr>"
+    )
+
+
+def to_html(
+    run: dict[str, Any], summary: Summary, *, compare: dict[str, Summary] | None = None, gate: GateResult | None = None
+) -> str:
+    """A self-contained report: headline rates and what became of the attempts, the gate's verdict when
+    given, charts per category and converter, every vulnerability.
     Every model output is HTML-escaped: a report must not run what a model wrote."""
     esc = html.escape
     cats = sorted(summary.by_category)
@@ -238,15 +191,14 @@ def to_html(run: dict[str, Any], summary: Summary, *, compare: dict[str, Summary
         f"<h1>Red-team report: {esc(run['target'])}</h1>",
         f"<p>Run <code>{esc(run['run_id'])}</code>; judge: {esc(str(run['config'].get('judge', '')))}; "
         f"alignkit {__version__}.</p>",
-        "<table><tr><th></th><th>attack success</th><th>over-refusal</th><th>target errors</th></tr>",
-        f"<tr><td>all</td><td>{summary.asr.text()}</td><td>{summary.over_refusal.text()}</td>"
-        f"<td>{summary.errors}</td></tr>",
     ]
-    for name, other in (compare or {}).items():
-        body.append(
-            f"<tr><td>{esc(name)}</td><td>{other.asr.text()}</td><td>{other.over_refusal.text()}</td>"
-            f"<td>{other.errors}</td></tr>"
-        )
+    if gate is not None:
+        body.append(f"<p><b>Gate {'passed' if gate.passed else 'FAILED'}</b>: {esc(gate.reason)}</p>")
+    body.append(
+        "<table><tr><th></th><th>attack success</th><th>over-refusal</th><th>judged</th><th>target errors</th>"
+        "<th>empty answers</th><th>unparseable</th></tr>"
+    )
+    body += [_headline("all", summary)] + [_headline(name, other) for name, other in (compare or {}).items()]
     body.append("</table>")
     body.append(_bars("Attack success by category", [(c, summary.by_category[c][0]) for c in cats], "#c0392b"))
     body.append(_bars("Over-refusal by category", [(c, summary.by_category[c][1]) for c in cats], "#2980b9"))
@@ -283,7 +235,8 @@ class Diff:
     a: Summary
     b: Summary
     regressions: list[str]  # attempt keys that succeed in B but not in A
-    fixes: list[str]  # attempt keys that succeeded in A but not in B
+    fixes: list[str]  # attempt keys that succeeded in A and were judged unsuccessful in B
+    unmeasured: list[str] = field(default_factory=list)  # keys A made that B could not judge (unknown, not fixed)
 
     def to_dict(self) -> dict[str, Any]:
         """The comparison, JSON-able."""
@@ -300,12 +253,22 @@ class Diff:
             },
             "regressions": self.regressions,
             "fixes": self.fixes,
+            "unmeasured": self.unmeasured,
         }
 
 
 def diff(rows_a: Sequence[AttemptRow], rows_b: Sequence[AttemptRow]) -> Diff:
-    """Run A against run B: regressions succeed in B only (among attempts A made), fixes in A only."""
+    """Run A against run B: regressions succeed in B only (among attempts A made), fixes succeeded in A
+    and were judged unsuccessful in B; attempts of A that B could not judge are ``unmeasured``, never fixes."""
     won_a = {r.key for r in rows_a if r.success}
     won_b = {r.key for r in rows_b if r.success}
     seen_a = {r.key for r in rows_a}
-    return Diff(summarize(rows_a), summarize(rows_b), sorted((won_b - won_a) & seen_a), sorted(won_a - won_b))
+    judged_b = {r.key for r in rows_b if r.status in JUDGED_STATUSES}
+    unjudged_b = {r.key for r in rows_b} - judged_b
+    return Diff(
+        summarize(rows_a),
+        summarize(rows_b),
+        sorted((won_b - won_a) & seen_a),
+        sorted((won_a - won_b) & judged_b),
+        sorted(unjudged_b & seen_a),
+    )

@@ -3,6 +3,11 @@
 An interrupted scan resumes by skipping the attempts already stored (each has a stable key: probe,
 converter stack, attack), so a resumed scan and an uninterrupted one end with the same rows. SQLite
 in WAL mode with one committed row per attempt: a crash loses at most the attempt in flight.
+
+Resuming is honest: an unknown run id is refused (not started afresh), and so is a run whose stored
+options differ from the new ones in anything but :data:`RESUMABLE` (how the scan runs, not what it asks
+or how it judges): the message lists every difference. Text is scrubbed of credentials before it is
+stored (:func:`alignkit.core.scrub.scrub`; model text of masked keys only).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.scrub import scrub, scrub_value
 from alignkit.core.sqlite import Database
 
 SCHEMA = """
@@ -87,6 +93,33 @@ INSERT_ATTEMPT = f"INSERT OR REPLACE INTO attempts (run_id, {_COLUMNS}, created)
 SELECT_ATTEMPTS = f"SELECT {_COLUMNS} FROM attempts WHERE run_id = ? ORDER BY key"  # noqa: S608
 MIGRATIONS = [SCHEMA]  # 1: the first schema; IF NOT EXISTS adopts stores written before versioning
 
+# Options a resumed run may change: they decide how the scan runs (pace, patience), never what it asks,
+# how the target is asked or how answers are judged, so rows from before and after still belong together.
+RESUMABLE = frozenset({"concurrency", "batch_size", "retries", "timeout_s", "backoff_s"})
+
+
+def _attack_name(spec: str) -> str:
+    return spec.split("(", 1)[0]
+
+
+def config_changes(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``option: stored X, now Y`` for each option that differs, outside :data:`RESUMABLE`. Options the
+    stored run did not record (an older alignkit) are not compared. ``attacks`` (the specs of the
+    attempts given) may gain attacks, since the attempts of one call may be a part of the run, but an
+    attack whose arguments changed is a change."""
+    changes = []
+    for key in sorted(set(stored) | set(new)):
+        if key in RESUMABLE or key not in stored:
+            continue
+        before, now = stored[key], new.get(key)
+        if key == "attacks" and isinstance(before, list) and isinstance(now, list):
+            by_name = {_attack_name(a): a for a in now}
+            before = [a for a in before if _attack_name(a) in by_name]
+            now = [by_name[_attack_name(a)] for a in before]
+        if json.dumps(before, sort_keys=True, default=str) != json.dumps(now, sort_keys=True, default=str):
+            changes.append(f"{key}: stored {before!r}, now {now!r}")
+    return changes
+
 
 class RunStore:
     """A SQLite file holding any number of scan runs (through :class:`alignkit.core.sqlite.Database`)."""
@@ -106,21 +139,31 @@ class RunStore:
         self.close()
 
     def start_run(self, run_id: str, target: str, config: dict[str, Any], *, resume: bool) -> None:
-        """Register a run; with ``resume`` an existing run continues, else an existing id is an error."""
+        """Register a run. With ``resume`` the run must exist and have been made with the same target and
+        options (outside :data:`RESUMABLE`); without it, an existing id is an error."""
         with self._db.transaction() as conn:
-            row = conn.execute("SELECT target FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
+            row = conn.execute("SELECT target, config FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None and not resume:
                 conn.execute(
                     "INSERT INTO runs VALUES (?, ?, ?, ?, NULL)",
-                    (run_id, time.time(), target, json.dumps(config, sort_keys=True)),
+                    (run_id, time.time(), target, json.dumps(config, sort_keys=True, default=str)),
                 )
                 return
+        if row is None:
+            raise ConfigError(f"{self._missing(run_id)}; nothing to resume: drop --resume to start it")
         if not resume:
             raise ConfigError(
                 f"run {run_id!r} already exists in {self.path}; pass --resume to continue it or choose another --run-id"
             )
-        if row[0] != target:
-            raise ConfigError(f"run {run_id!r} scanned {row[0]}, not {target}; resume it with the same target")
+        changes = ([f"target: stored {row[0]!r}, now {target!r}"] if row[0] != target else []) + config_changes(
+            json.loads(row[1]), config
+        )
+        if changes:
+            raise ConfigError(
+                f"run {run_id!r} in {self.path} was made with other options, and resuming would mix two scans in "
+                f"one run: {'; '.join(changes)}. Resume with the stored options or choose another --run-id "
+                f"(only {', '.join(sorted(RESUMABLE))} may change on resume: they set the pace, not what is asked)"
+            )
 
     def done_keys(self, run_id: str) -> set[str]:
         """The keys of the attempts this run has stored (what a resumed scan skips)."""
@@ -128,8 +171,8 @@ class RunStore:
 
     def add(self, run_id: str, row: AttemptRow) -> None:
         """Store one judged attempt, committed at once (a crash loses at most the attempt in flight)."""
-        values = [getattr(row, c) for c in ATTEMPT_COLUMNS]
-        values[ATTEMPT_COLUMNS.index("evidence")] = json.dumps(row.evidence)
+        values = [_stored(c, getattr(row, c)) for c in ATTEMPT_COLUMNS]
+        values[ATTEMPT_COLUMNS.index("evidence")] = json.dumps(values[ATTEMPT_COLUMNS.index("evidence")])
         self._db.write(INSERT_ATTEMPT, (run_id, *values, time.time()))
 
     def finish(self, run_id: str) -> None:
@@ -149,8 +192,12 @@ class RunStore:
         for r in self.runs():
             if r["run_id"] == run_id:
                 return r
+        raise ConfigError(self._missing(run_id))
+
+    def _missing(self, run_id: str) -> str:
+        """``no run X in STORE; runs there: ...``."""
         known = ", ".join(r["run_id"] for r in self.runs()) or "(none)"
-        raise ConfigError(f"no run {run_id!r} in {self.path}; runs there: {known}")
+        return f"no run {run_id!r} in {self.path}; runs there: {known}"
 
     def attempts(self, run_id: str) -> Iterator[AttemptRow]:
         """The run's stored attempts, by key."""
@@ -159,3 +206,16 @@ class RunStore:
             row = dict(zip(ATTEMPT_COLUMNS, r, strict=True))
             flags = {k: bool(row[k]) for k in ("refused", "harmful", "success")}
             yield AttemptRow(**{**row, **flags, "evidence": json.loads(row["evidence"])})
+
+
+_ERROR_TEXT = frozenset({"error", "reason"})  # text alignkit composed, from errors: every credential shape goes
+_MODEL_TEXT = frozenset({"prompt", "response", "evidence"})  # what was asked and answered: masked keys only
+
+
+def _stored(column: str, value: Any) -> Any:
+    """A row's value as stored: the last line of defence against a credential reaching the disk."""
+    if column in _ERROR_TEXT and isinstance(value, str):
+        return scrub(value)
+    if column in _MODEL_TEXT:
+        return scrub_value(value, lambda text: scrub(text, shapes=False))
+    return value
