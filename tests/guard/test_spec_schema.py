@@ -149,7 +149,11 @@ def test_python_spec_errors_name_the_field_and_how_to_fix() -> None:
 def test_errors_from_building_a_detector_still_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "g.yaml"
     path.write_text("output:\n  - valid_json\n  - {validator: toxicity, threshold: loose}\n")
-    with pytest.raises(ConfigError, match=re.escape(f"{path}:3: output[1]: toxicity: unknown operating point 'loose'")):
+    at = f"{path}:3: output[1].threshold: toxicity: unknown operating point 'loose'"
+    with pytest.raises(ConfigError, match=re.escape(at)):
+        Guard.from_yaml(path)
+    path.write_text("output:\n  - valid_json\n  - {validator: regex_match, regex: '('}\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:3: output[1]: regex_match: invalid pattern")):
         Guard.from_yaml(path)
 
 

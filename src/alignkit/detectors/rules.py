@@ -161,6 +161,8 @@ def _load_json(text: str) -> tuple[Any, str | None]:
         return json.loads(stripped), None
     except json.JSONDecodeError as e:
         return None, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+    except RecursionError:  # fail closed: what cannot be read is not valid
+        return None, "not valid JSON: nested too deeply to read"
 
 
 @detector("valid_json", aliases=("json", "is_json", "guardrails/valid_json"))
@@ -191,7 +193,12 @@ class JSONSchema(Detector):
 
         if schema is None:
             raise ConfigError("json_schema needs schema={...} (a JSON Schema)")
-        parsed = json.loads(schema) if isinstance(schema, str) else schema
+        try:
+            parsed = json.loads(schema) if isinstance(schema, str) else schema
+        except ValueError as e:
+            raise ConfigError(f"json_schema: the schema is not JSON: {e}") from None
+        if not isinstance(parsed, dict):
+            raise ConfigError(f"json_schema: a schema is a JSON object, got {type(parsed).__name__}")
         try:
             cls = jsonschema.validators.validator_for(parsed)
             cls.check_schema(parsed)
@@ -204,7 +211,10 @@ class JSONSchema(Detector):
         value, err = _load_json(text)
         if err:
             return Finding(1.0, label="invalid_json", reason=err)
-        errors = sorted(self._validator.iter_errors(value), key=lambda e: list(e.path))
+        try:
+            errors = sorted(self._validator.iter_errors(value), key=lambda e: list(e.path))
+        except RecursionError:  # fail closed: a value too deep to check does not match
+            return Finding(1.0, label="schema_mismatch", reason="nested too deeply to check against the schema")
         if not errors:
             return Finding(0.0, reason="matches the schema")
         where = "/".join(str(p) for p in errors[0].path) or "(root)"

@@ -210,17 +210,33 @@ def field_path(loc: Loc) -> str:
 
 
 def read_spec(spec: str | os.PathLike[str], kind: str, inline: bool) -> tuple[str, str]:
-    """The spec's text and where it came from: ``spec`` itself when ``inline``, else a file's contents."""
+    """The spec's text and where it came from: ``spec`` itself when ``inline``, else a file's contents
+    (UTF-8; a file that is not says at which line)."""
     if inline:
         text, where = str(spec), f"<{kind} string>"
+        size = len(text.encode("utf-8", "surrogatepass"))
     else:
-        path = Path(spec)
-        if not path.is_file():
-            raise ConfigError(f"no {kind} file at {path} (pass the spec text itself, or a path to a file)")
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    if len(text.encode()) > MAX_SPEC_BYTES:
+        path = where = str(spec)
+        try:
+            data = Path(spec).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ConfigError(f"no {kind} file at {path} (pass the spec text itself, or a path to a file)") from None
+        except (OSError, ValueError) as e:  # unreadable, a name too long, a NUL in the name
+            raise ConfigError(
+                f"{where[:200]}: cannot read the {kind} spec: {getattr(e, 'strerror', None) or e}"
+            ) from None
+        size = len(data)
+    if size > MAX_SPEC_BYTES:
         raise ConfigError(f"{where}: spec larger than {MAX_SPEC_BYTES} bytes; split it, or trim long messages")
-    return text, where
+    if inline:
+        return text, where
+    try:
+        return data.decode("utf-8"), where
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(
+            f"{where}:{line}: not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start}); save the spec as UTF-8"
+        ) from None
 
 
 def parse_spec(data: GuardSpec | Mapping[str, Any], source: Source | None = None) -> GuardSpec:
@@ -298,11 +314,27 @@ def build_guard(
     for rail, items in rails:
         for i, item in enumerate(items):
             try:
-                args = resolve_models(item.validator, item.detector_args(), resolve_model)
-                guard.use(Validator(item.validator, on=rail, on_fail=item.on_fail, **args))
+                guard.use(_validator(item, rail, resolve_model))
             except ConfigError as e:
-                raise located(e, source.at((rail, i))) from None
+                raise located(e, source.at(_fault(item, rail, i, resolve_model))) from None
     return guard
+
+
+def _validator(item: ValidatorSpec, rail: Rail, resolve_model: Callable[[str], Model]) -> Validator:
+    args = resolve_models(item.validator, item.detector_args(), resolve_model)
+    return Validator(item.validator, on=rail, on_fail=item.on_fail, **args)
+
+
+def _fault(item: ValidatorSpec, rail: Rail, i: int, resolve_model: Callable[[str], Model]) -> Loc:
+    """Where a validator that failed to build went wrong: its operating point name, when the same
+    validator builds without it (an unknown name), else the validator as a whole."""
+    if isinstance(item.threshold, str):
+        try:
+            _validator(item.model_copy(update={"threshold": None}), rail, resolve_model)
+        except ConfigError:
+            return (rail, i)
+        return (rail, i, "threshold")
+    return (rail, i)
 
 
 DEFAULT_SPEC: dict[str, Any] = {

@@ -83,6 +83,9 @@ def _parse_xml(text: str, where: str) -> tuple[ET.Element, dict[int, int]]:
         root = builder.close()
     except (expat.ExpatError, AssertionError) as e:  # TreeBuilder asserts on an unclosed document
         raise ConfigError(f"{where}: not valid RAIL XML: {e}") from None
+    except UnicodeEncodeError as e:  # a lone surrogate in a str spec (bytes that were never UTF-8)
+        line = text.count("\n", 0, e.start) + 1
+        raise ConfigError(f"{where}:{line}: not valid RAIL XML: a character that is not text ({e.reason})") from None
     return root, line_of
 
 

@@ -22,18 +22,22 @@ from alignkit.guard.spec import GuardSpec, Loc, Source, parse_spec
 
 def parse_yaml(text: str, where: str = "<YAML string>") -> tuple[GuardSpec, Source]:
     """The spec in ``text`` and where each of its fields came from; errors name ``where`` and the line."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+        if node is None or not isinstance(data, dict):
+            raise ConfigError(f"{where}: a guard spec is a mapping with name:, settings:, input: and output:")
+        lines: dict[Loc, int] = {}
+        _collect_lines(node, (), lines)
     except yaml.YAMLError as e:
         raise ConfigError(f"{where}: not valid YAML: {e}") from None
+    except RecursionError:  # deep nesting, or an alias that contains itself (a: &a [*a])
+        raise ConfigError(f"{where}: nested too deeply (or an alias that contains itself); flatten it") from None
     finally:
-        loader.dispose()
-    if node is None or not isinstance(data, dict):
-        raise ConfigError(f"{where}: a guard spec is a mapping with name:, settings:, input: and output:")
-    lines: dict[Loc, int] = {}
-    _collect_lines(node, (), lines)
+        if loader is not None:
+            loader.dispose()
     source = Source(where, lines)
     return parse_spec(data, source), source
 

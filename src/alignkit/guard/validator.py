@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 from alignkit.core.errors import ConfigError
 from alignkit.core.records import Verdict
 from alignkit.detectors.base import Detector, get_detector
+from alignkit.guard.arguments import THRESHOLD, check_arguments
 
 Action = Literal["exception", "fix", "filter", "refrain", "reask", "noop", "escalate", "anonymize"]
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -38,6 +39,9 @@ class Validator:
                 raise ConfigError("pass detector arguments when building the detector, not to Validator")
             self.detector = name
         else:
+            bad = check_arguments(name, {k: v for k, v in args.items() if k != THRESHOLD})
+            if bad is not None:  # a wrongly typed argument is refused here, not by a crash inside the detector
+                raise ConfigError(f"{name}: {bad[1]}")
             self.detector = get_detector(name, **args)
         if not callable(on_fail) and on_fail not in ACTIONS:
             raise ConfigError(f"unknown on_fail action {on_fail!r}; use one of {', '.join(ACTIONS)} or a callable")
