@@ -5,6 +5,7 @@ are not UTF-8."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,52 @@ def test_judge_keeps_every_field_and_its_type(tmp_path: Path) -> None:
     for before, after in zip(rows, got, strict=True):
         assert {k: after[k] for k in before} == before  # 12345 stays a number, null stays null
     assert got[0]["refused"] is True and got[1]["status"] == "empty"
+
+
+def test_probe_files_with_bad_bytes_or_deep_nesting_are_named(tmp_path: Path) -> None:
+    store = ["--store", str(tmp_path / "r.db")]
+    bad = tmp_path / "p.jsonl"
+    bad.write_bytes(b'{"prompt": "a", "type": "homonyms", "label": "unsafe"}\n{"prompt": "\xff"}\n')
+    out = invoke("redteam", "scan", "mock/refuse", "--probes", str(bad), *store)
+    assert out.exit_code == 1 and f"{bad}:2" in out.output and "UTF-8" in out.output, out.output
+    deep = tmp_path / "d.jsonl"
+    deep.write_text('{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    out = invoke("redteam", "scan", "mock/refuse", "--probes", str(deep), "--format", "xstest", *store)
+    assert out.exit_code == 1 and f"{deep}:1: not a JSON object (nested too deeply)" in out.output, out.output
+
+
+def fuzz_line(rng: random.Random) -> bytes:
+    """One hostile input line: random bytes, wrong types, a huge or deeply nested value, Unicode tricks."""
+    tricks = ["\u200b", "\u202e", "\ufeff", "\u0660\u0661", "\U000e0041", "ａｂｃ", "\ud800"]
+    value: Any = rng.choice(
+        [
+            None, 12345, 1.5, True, [1, "a"], {"x": {"y": []}}, "x" * rng.randint(0, 300_000),
+            "".join(rng.choice(tricks) for _ in range(20)), "[" * 50,
+        ]
+    )  # fmt: skip
+    kind = rng.randrange(6)
+    if kind == 0:
+        return b"{" + bytes(rng.randrange(256) for _ in range(rng.randint(1, 80))).replace(b"\n", b"").replace(
+            b"\r", b""
+        )
+    if kind == 1:
+        return b'{"prompt": ' + b"[" * 5000 + b"]" * 5000 + b', "response": "x"}'
+    row = {"prompt": value if kind == 2 else "How do I pick a lock?", "response": value if kind >= 3 else "no"}
+    return json.dumps(row, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
+
+
+def test_judge_fuzz_ends_in_a_result_or_an_error_naming_file_and_line(tmp_path: Path) -> None:
+    rng = random.Random(20261201)
+    good = b'{"prompt": "q", "response": "I cannot help with that."}\n'
+    out_path = tmp_path / "out.jsonl"
+    for case in range(30):
+        inp = tmp_path / f"in{case}.jsonl"
+        inp.write_bytes(good + fuzz_line(rng) + b"\n" + good)
+        out_path.write_text("earlier\n")
+        res = invoke("redteam", "judge", "--input", str(inp), "--output", str(out_path))
+        assert res.exception is None or isinstance(res.exception, SystemExit), (case, repr(res.exception))
+        assert "Traceback" not in res.output
+        if res.exit_code:
+            assert f"{inp}:2" in res.output and out_path.read_text() == "earlier\n", (case, res.output)
+        else:
+            assert len(out_path.read_text().splitlines()) == 3, case

@@ -25,9 +25,10 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.jsonl import read_text
 from alignkit.redteam.base import CATEGORIES, Expected, Probe, check_category
 from alignkit.redteam.presets import (
     JAILBREAKBENCH,
@@ -144,10 +145,7 @@ def read_rows(path: Path) -> tuple[list[Row], list[str]]:
     if not path.is_file():
         raise ConfigError(f"probe file {path} does not exist")
     suffix = path.suffix.lower()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path} is not UTF-8 text ({e})") from None
+    text = read_text(path)  # bytes that are not UTF-8: an error naming the line and byte
     if suffix in (".csv", ".tsv"):
         try:
             reader = csv.DictReader(text.splitlines(keepends=True), delimiter="\t" if suffix == ".tsv" else ",")
@@ -164,23 +162,26 @@ def read_rows(path: Path) -> tuple[list[Row], list[str]]:
 
 def _json_rows(path: Path, text: str) -> list[Row]:
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e})") from None
-        items = list(enumerate(data, 1))
+        data = _loads(text, str(path))
+        items = list(enumerate(data, 1)) if isinstance(data, list) else []
     else:
-        items = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    items.append((lineno, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise ConfigError(f"{path}:{lineno}: not a JSON object ({e.msg})") from None
+        items = [(n, _loads(line, f"{path}:{n}")) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     for where, item in items:
         if not isinstance(item, dict):
             raise ConfigError(f"{path}:{where}: expected a JSON object, got {type(item).__name__}")
     return [cast(Row, item) for _, item in items]
+
+
+def _loads(text: str, where: str) -> Any:
+    """JSON from ``text``; bad JSON (too deep, too big a number included) is a ConfigError naming ``where``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{where}: not a JSON object ({e.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not a JSON object (nested too deeply)") from None
+    except ValueError as e:
+        raise ConfigError(f"{where}: not a JSON object ({e})") from None
 
 
 def _choose_preset(format: str | None, columns: list[str], path: Path) -> Preset | None:
