@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from alignkit.core.errors import ConfigError, RecordError
-from alignkit.core.jsonl import iter_json_objects, read_text
+from alignkit.core.jsonl import iter_json_objects, json_kind, read_text
 from alignkit.providers import SHORTCUTS
 from alignkit.providers.embedded import ensure_checkpoint
 from alignkit.rlhf.data import load_preferences, prompts_of
@@ -27,25 +27,56 @@ from alignkit.rlhf.reward_functions import RewardFn, detector_reward
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    """``--config FILE``: YAML keys become the command's defaults; unknown keys are an error."""
+    """``--config FILE``: YAML keys become the command's defaults; an unknown key, or a value the option
+    does not take, is an error naming the file, line and key."""
     if not value:
         return
-    try:
-        data = yaml.safe_load(read_text(value)) or {}
-    except RecordError as e:
-        raise click.BadParameter(str(e)) from None
-    except (OSError, yaml.YAMLError) as e:
-        raise click.BadParameter(f"cannot read {value}: {' '.join(str(e).split())}") from None
-    if not isinstance(data, dict):
-        raise click.BadParameter(f"{value}: expected a mapping of option names to values")
+    data, lines = _yaml_mapping(value)
     known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
     defaults: dict[str, Any] = {}
     for key, v in data.items():
         name = str(key).replace("-", "_")
+        where = f"{value}:{lines.get(str(key), 1)}: {key}"
         if name not in known:
-            raise click.BadParameter(f"{value}: unknown key {key!r}; known keys: {', '.join(sorted(known))}")
+            raise click.BadParameter(f"{where}: unknown key; known keys: {', '.join(sorted(known))}")
+        if isinstance(v, dict) or (isinstance(v, list) and not all(_scalar(x) for x in v)):
+            raise click.BadParameter(f"{where}: expected a value or a list of values, not nested lists or mappings")
+        try:
+            known[name].type_cast_value(ctx, v)
+        except click.BadParameter as e:
+            raise click.BadParameter(f"{where}: {e.format_message()}") from None
+        except (TypeError, ValueError):
+            raise click.BadParameter(f"{where}: {json_kind(v)} is not a value this option takes") from None
         defaults[name] = v
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+def _scalar(v: Any) -> bool:
+    return not isinstance(v, list | dict)
+
+
+def _yaml_mapping(path: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The mapping a YAML file holds, and the line of each top-level key."""
+    try:
+        text = read_text(path)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) or {}
+    except RecordError as e:
+        raise click.BadParameter(str(e)) from None
+    except RecursionError:
+        raise click.BadParameter(f"{path}: nested too deeply to read") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise click.BadParameter(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML ({e.problem})") from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise click.BadParameter(f"{path}:{line}: not valid YAML ({e.reason} #x{e.character:04x})") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise click.BadParameter(f"cannot read {path}: {' '.join(str(e).split())}") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path}: expected a mapping of option names to values")
+    nodes = root.value if isinstance(root, yaml.MappingNode) else []
+    return data, {str(k.value): k.start_mark.line + 1 for k, _ in nodes}
 
 
 config_option = click.option(

@@ -32,6 +32,7 @@ UTF8_HINT = "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8 IN > OUT
 log = logging.getLogger(__name__)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # what a lone surrogate looks like in JSON text
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def _dump(record: BaseModel | Mapping[str, Any]) -> str:
@@ -45,7 +46,8 @@ def _dump(record: BaseModel | Mapping[str, Any]) -> str:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (read from a "\ud800" escape): keep it escaped
-            text = json.dumps(record)
+            return json.dumps(record)
+        text = text.translate(_LINE_BREAKS)  # so that a reader splitting lines the Unicode way splits only ours
     return text
 
 
@@ -150,7 +152,7 @@ def parse_json_object(text: str, where: str) -> dict[str, Any]:
     except ValueError as e:  # e.g. an integer with more digits than Python converts
         raise RecordError(f"{where}: not valid JSON ({e})") from None
     if not isinstance(obj, dict):
-        raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise RecordError(f"{where}: expected a JSON object, got {json_kind(obj)}")
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
         raise RecordError(
             f"{where}: a string holds a lone surrogate (a \\ud800-\\udfff escape without its pair), "
@@ -224,7 +226,9 @@ def repair_tail(path: str | os.PathLike[str]) -> str | None:
 
 def describe(e: ValidationError) -> str:
     """``field: problem; ...`` without echoing the input (a record may hold PII)."""
-    return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or '(record)'}: {err['msg']}" for err in e.errors())
+    errors = e.errors()
+    shown = "; ".join(f"{'.'.join(str(x) for x in err['loc'])[:80] or '(record)'}: {err['msg']}" for err in errors[:5])
+    return shown + (f"; ... ({len(errors) - 5} more)" if len(errors) > 5 else "")
 
 
 def json_kind(value: Any) -> str:

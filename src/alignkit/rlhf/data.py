@@ -185,12 +185,18 @@ def from_rows(
     """Preference pairs from dict rows (a HF ``Dataset`` is such an iterable). ``columns`` maps our field
     names (prompt, chosen, rejected, tie, margin, annotator) to the source's."""
     for n, row in enumerate(rows, start=1):
-        yield _pair(row, format, columns, source, f"{where}:{n}")
+        yield pair_from_row(row, format=format, columns=columns, source=source, where=f"{where}:{n}")
 
 
-def _pair(
-    row: Mapping[str, Any], format: str, columns: Mapping[str, str] | None, source: str | None, where: str
+def pair_from_row(
+    row: Mapping[str, Any],
+    *,
+    format: Literal["auto", "alignkit", "hh", "columns"] = "auto",
+    columns: Mapping[str, str] | None = None,
+    source: str | None = None,
+    where: str = "<row>",
 ) -> PreferencePair:
+    """One preference pair from a dict row (see :func:`from_rows`); errors start with ``where``."""
     try:
         if columns:
             missing = [src for src in columns.values() if src not in row]
@@ -225,7 +231,10 @@ def load_preferences(
         raise ConfigError(f"no preference file at {p}")
     if format == "columns" and not columns:
         raise ConfigError("format='columns' needs columns={'prompt': ..., 'chosen': ..., 'rejected': ...}")
-    pairs = (_pair(row, format, columns, str(p), f"{p}:{line}") for line, row in read_rows(p))
+    pairs = (
+        pair_from_row(row, format=format, columns=columns, source=str(p), where=f"{p}:{line}")
+        for line, row in read_rows(p)
+    )
     report = ImportReport()
     return list(clean(pairs, dedupe=dedupe, pii=pii, report=report)), report
 

@@ -20,19 +20,19 @@ from alignkit.core.errors import ConfigError, RecordError
 from alignkit.core.jsonl import field_list, iter_lines
 from alignkit.core.messages import Message, Prompt, to_messages
 from alignkit.core.model import Model
-from alignkit.rlhf.data import from_rows, read_rows, text_field
+from alignkit.rlhf.data import pair_from_row, read_rows, text_field
 from alignkit.rlhf.labelling.store import LabelItem
 
 ANSWER_KEYS: tuple[tuple[str, str], ...] = (("response_a", "response_b"), ("answer_a", "answer_b"))
 
 
-def _prompt(value: Any, where: str) -> tuple[Message, ...]:
+def _prompt(value: Any, where: str, name: str = "prompt") -> tuple[Message, ...]:
     try:
         messages = to_messages(value)
     except (ConfigError, TypeError, ValueError) as e:
-        raise RecordError(f"{where}: field 'prompt' is neither text nor a list of messages ({e})") from None
+        raise RecordError(f"{where}: field {name!r} is neither text nor a list of messages ({e})") from None
     if not messages:
-        raise RecordError(f"{where}: the prompt is empty")
+        raise RecordError(f"{where}: field {name!r} is empty")
     return messages
 
 
@@ -40,17 +40,19 @@ def item_from_row(row: Mapping[str, Any], *, source: str | None = None, where: s
     """One comparison item from a pair-file row (see the module docstring for the shapes)."""
     for key_a, key_b in ANSWER_KEYS:
         if key_a in row or key_b in row:
-            missing = [k for k in ("prompt", key_a, key_b) if row.get(k) is None]
+            missing = [k for k in ("prompt", key_a, key_b) if k not in row]
             if missing:
                 raise RecordError(f"{where}: no field(s) {missing}; the row has {field_list(row)}")
             try:
+                if row["prompt"] is None:
+                    text_field(row, "prompt")  # "field 'prompt' is null"
                 a, b = (text_field(row, k) for k in (key_a, key_b))
                 model_a, model_b = (text_field(row, k) if row.get(k) else None for k in ("model_a", "model_b"))
             except RecordError as e:
                 raise RecordError(f"{where}: {e}") from None
             return LabelItem(_prompt(row["prompt"], where), a, b, model_a, model_b, source)
     if "chosen" in row and "rejected" in row:
-        pair = next(from_rows([row], source=source, where=where))
+        pair = pair_from_row(row, source=source, where=where)
         return LabelItem(prompt=pair.prompt, answer_a=pair.chosen, answer_b=pair.rejected, source=source)
     raise RecordError(
         f"{where}: expected a prompt and two answers (response_a/response_b, or chosen/rejected); "
@@ -70,16 +72,22 @@ def read_prompts(path: str | Path) -> list[tuple[Message, ...]]:
     if p.suffix.lower() == ".txt":
         if not p.is_file():
             raise ConfigError(f"no file at {p}")
-        return [to_messages(line.strip()) for _, line in iter_lines(p) if line.strip()]
-    prompts = []
-    for line, row in read_rows(p):
-        value = row.get("prompt", row.get("messages"))
-        if value is None or value == "":
-            raise RecordError(f"{p}:{line}: no 'prompt' (or 'messages') field; the row has {field_list(row)}")
-        prompts.append(_prompt(value, f"{p}:{line}"))
+        prompts = [to_messages(line.strip()) for _, line in iter_lines(p) if line.strip()]
+    else:
+        prompts = [_prompt_of(row, f"{p}:{line}") for line, row in read_rows(p)]
     if not prompts:
         raise ConfigError(f"{p} holds no prompts")
     return prompts
+
+
+def _prompt_of(row: Mapping[str, Any], where: str) -> tuple[Message, ...]:
+    """The prompt of a prompt-file row: its ``prompt`` field, or its ``messages``."""
+    name = "prompt" if "prompt" in row else "messages"
+    if name not in row:
+        raise RecordError(f"{where}: no 'prompt' (or 'messages') field; the row has {field_list(row)}")
+    if row[name] is None or row[name] == "":
+        raise RecordError(f"{where}: field {name!r} is {'null' if row[name] is None else 'empty'}")
+    return _prompt(row[name], where, name)
 
 
 DEFAULT_SAMPLING_TEMPERATURE = 0.8  # one model sampled twice: enough spread for two different answers
