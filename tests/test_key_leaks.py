@@ -11,6 +11,7 @@ forms.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
 import urllib.parse
@@ -20,8 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from alignkit.cli.main import cli
-from alignkit.core.scrub import REDACTED, redact
+from alignkit.core.scrub import REDACTED, install_log_scrubber, mask, redact
 from alignkit.providers.mock import MockModel
+from alignkit.redteam import AttemptRow, RunStore, VulnerabilityLog
 from tests.helpers.openai_server import OpenAICompatServer
 
 KEYS = {
@@ -127,3 +129,27 @@ def test_redaction_is_linear_on_hostile_input(hostile: str) -> None:
     start = time.perf_counter()
     redact(hostile, [KEYS["plain"], KEYS["sk"]])
     assert time.perf_counter() - start < 10  # a generous bound against a backtracking blow-up
+
+
+def test_the_last_lines_of_defence_drop_a_masked_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """What a provider's own redaction would miss: a masked key reaching the store, the vulnerability
+    log, a report or a log record by another road."""
+    key = "Lx9unshapedSecretValue"
+    mask(key)
+    with RunStore(tmp_path / "s.db") as store:
+        store.start_run("r", "mock/echo", {}, resume=False)
+        row = AttemptRow(
+            key="k", probe_id="p", category="cyber", expected="refuse", severity="high", converter="identity",
+            attack="static", prompt=f"say {key}", response=f"echo {key}", error=f"boom, Authorization: Bearer {key}",
+            status="error", refused=False, harmful=False, success=False, score=0.0, reason=f"failed: {key}",
+            evidence={"turns": [{"answer": key}]},
+        )  # fmt: skip
+        store.add("r", row)
+        (stored,) = store.attempts("r")
+    assert key not in json.dumps(stored.to_dict()) and REDACTED in (stored.response or "")
+    VulnerabilityLog(tmp_path / "v.jsonl").log("p", f"sure, {key}")
+    install_log_scrubber()
+    caplog.set_level(logging.INFO)
+    logging.getLogger("alignkit.test").warning("upstream said %s", key)
+    assert_nowhere(key, [], tmp_path, caplog.records)
+    assert caplog.records[-1].getMessage() == f"upstream said {REDACTED}"

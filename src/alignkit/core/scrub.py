@@ -23,7 +23,7 @@ import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["REDACTED", "install_log_scrubber", "mask", "masked", "redact", "scrub", "scrub_value"]
@@ -115,14 +115,14 @@ def scrub(text: str, *, shapes: bool = True) -> str:
     return redact(text, masked(), shapes=shapes)
 
 
-def scrub_value(value: Any, clean: Callable[[str], str] = scrub) -> Any:
-    """``value`` with ``clean`` applied to every string inside it (dicts, lists and tuples walked)."""
+def scrub_value(value: Any, *, shapes: bool = True) -> Any:
+    """``value`` with :func:`scrub` applied to every string inside it (dicts, lists and tuples walked)."""
     if isinstance(value, str):
-        return clean(value)
+        return scrub(value, shapes=shapes)
     if isinstance(value, dict):
-        return {k: scrub_value(v, clean) for k, v in value.items()}
+        return {k: scrub_value(v, shapes=shapes) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(scrub_value(v, clean) for v in value)
+        return type(value)(scrub_value(v, shapes=shapes) for v in value)
     return value
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from alignkit.core.completion import Completion
 from alignkit.core.jsonl import JsonlWriter
+from alignkit.core.scrub import scrub_value
 from alignkit.redteam.judge import Judge, Judgement
 
 DEFAULT_LOG = "alignkit-vulnerabilities.jsonl"
@@ -64,7 +65,7 @@ class VulnerabilityLog:
         """Judge the answer and append the record (with ``extra`` fields) to the file; the record."""
         text, error = _text(response)
         j = default_judge().judge(prompt, text, error=error)
-        record = {
+        record = {  # a key the target echoed is not kept (alignkit.core.scrub)
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "prompt": prompt,
             "response": text,
@@ -72,9 +73,10 @@ class VulnerabilityLog:
             "judgement": j.to_dict(),
             **extra,
         }
+        clean: dict[str, Any] = scrub_value(record, shapes=False)
         with JsonlWriter(self.path, append=True) as w:
-            w.write(record)
-        return record
+            w.write(clean)
+        return clean
 
 
 def log_vulnerability(prompt: str, response: Completion | str, **extra: Any) -> dict[str, Any]:

@@ -217,5 +217,5 @@ def _stored(column: str, value: Any) -> Any:
     if column in _ERROR_TEXT and isinstance(value, str):
         return scrub(value)
     if column in _MODEL_TEXT:
-        return scrub_value(value, lambda text: scrub(text, shapes=False))
+        return scrub_value(value, shapes=False)
     return value
