@@ -6,7 +6,8 @@ to a target, are judged and stored as they finish.
   single requests, so a slow answer never holds up the others. Converters that call a model convert
   inside these workers, concurrently.
 - Failures: a request that errors or exceeds ``timeout_s`` is retried ``retries`` times with
-  exponential backoff; after that it is stored as an error, which is never counted as a success.
+  exponential backoff; after that it is stored as an error, which is never counted as a success nor
+  as a judged attempt (reports count it apart; a gate that could not measure fails: redteam.gate).
 - Resumable: each attempt has a stable key; attempts already in the run store are skipped, so an
   interrupted scan continues where it stopped and ends with the same rows as an uninterrupted one,
   whichever attacks it runs.
