@@ -17,6 +17,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model
 from alignkit.core.records import Verdict
 from alignkit.detectors.base import Detector, Finding, check_text, detector
+from alignkit.detectors.normalize import well_formed
 from alignkit.providers.function import as_model
 from alignkit.torchutil import import_torch_transformers, pick_device
 
@@ -171,7 +172,8 @@ class HFClassifier(Detector):
 
     def find_batch(self, texts: Sequence[str]) -> list[Finding]:
         # A text that tokenizes to nothing (empty, or only what the tokenizer drops) has nothing to classify;
-        # the model would fail on a zero-length batch.
+        # the model would fail on a zero-length batch. Lone surrogates are not text to a tokenizer.
+        texts = [well_formed(t) for t in texts]
         lengths = [
             len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
         ]

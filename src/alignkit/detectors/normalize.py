@@ -54,7 +54,11 @@ _CONFUSABLE_PAIRS = (
 )
 _CONFUSABLES = {ord(p[0]): p[1] for p in _CONFUSABLE_PAIRS.split()}
 
-_CANON = str.maketrans({**{cp: None for cp in _INVISIBLE}, **_TAGS, **_CONFUSABLES})
+# Lone surrogates (bytes that were not UTF-8, decoded with errors="surrogateescape") are not text: a
+# tokenizer refuses them. They read as the replacement character.
+_SURROGATES = {cp: "\ufffd" for cp in range(0xD800, 0xE000)}
+_CANON = str.maketrans({**{cp: None for cp in _INVISIBLE}, **_TAGS, **_CONFUSABLES, **_SURROGATES})
+_WELL_FORMED = str.maketrans(_SURROGATES)
 
 _LEET = str.maketrans(
     {
@@ -93,10 +97,16 @@ MAX_VARIANTS = 6  # each variant costs one more classifier pass
 
 
 def normalize(text: str) -> str:
-    """Canonical form: NFKC, tag characters decoded, invisibles removed, confusables mapped to Latin."""
+    """Canonical form: NFKC, tag characters decoded, invisibles removed, confusables mapped to Latin (and
+    lone surrogates, which are not text, read as U+FFFD)."""
     if text.isascii():
         return text
     return unicodedata.normalize("NFKC", text).translate(_CANON)
+
+
+def well_formed(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, so any tokenizer or encoder accepts it."""
+    return text if text.isascii() else text.translate(_WELL_FORMED)
 
 
 def deleet(text: str) -> str:

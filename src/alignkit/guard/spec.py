@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from alignkit.core.errors import ConfigError, UnknownPluginError
 from alignkit.core.model import Model
 from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL
-from alignkit.guard.arguments import canonical_name, check_arguments, resolve_models
+from alignkit.guard.arguments import THRESHOLD, canonical_name, check_arguments, resolve_models
 from alignkit.guard.guard import BaseGuard
 from alignkit.guard.validator import ACTIONS, Action, Rail, Validator
 from alignkit.providers import get_model
@@ -326,14 +326,15 @@ def _validator(item: ValidatorSpec, rail: Rail, resolve_model: Callable[[str], M
 
 
 def _fault(item: ValidatorSpec, rail: Rail, i: int, resolve_model: Callable[[str], Model]) -> Loc:
-    """Where a validator that failed to build went wrong: its operating point name, when the same
-    validator builds without it (an unknown name), else the validator as a whole."""
-    if isinstance(item.threshold, str):
+    """Where a validator that failed to build went wrong: the one argument (or operating point) without
+    which it builds (an unknown entity, a bad pattern), else the validator as a whole."""
+    for key in item.detector_args():
+        update = {"threshold": None} if key == THRESHOLD else {"args": {k: v for k, v in item.args.items() if k != key}}
         try:
-            _validator(item.model_copy(update={"threshold": None}), rail, resolve_model)
+            _validator(item.model_copy(update=update), rail, resolve_model)
         except ConfigError:
-            return (rail, i)
-        return (rail, i, "threshold")
+            continue
+        return (rail, i, key)
     return (rail, i)
 
 
