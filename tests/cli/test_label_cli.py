@@ -107,3 +107,38 @@ def test_add_export_and_stats(tmp_path: Path, pairs_file: Path) -> None:
     figures = json.loads(run("label", "stats", str(db), "--json").stdout)
     assert figures["agreement"]["pairs"][0]["items"] == 2 and figures["agreement"]["pairs"][0]["percent"] == 0.5
     assert run("label", "add", str(db)).exit_code == 1
+
+
+def test_export_refuses_its_own_db_and_keeps_an_old_output_on_error(tmp_path: Path, pairs_file: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    assert run("label", "add", str(db), "--pairs", str(pairs_file)).exit_code == 0
+    before = db.read_bytes()
+    out = run("label", "export", str(db), "--out", str(db))
+    assert out.exit_code == 1 and "is the input file" in out.output and db.read_bytes() == before
+    not_a_db, old = tmp_path / "junk.sqlite", tmp_path / "prefs.jsonl"
+    not_a_db.write_text("not sqlite")
+    old.write_text("earlier export\n")
+    out = run("label", "export", str(not_a_db), "--out", str(old))
+    assert out.exit_code == 1 and "not a usable label store" in out.output
+    assert old.read_text() == "earlier export\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"prompt": "q", "response_a": "a", "response_b": "b"}\n{"prompt": "q\xe9"}\n', "pairs.jsonl:2: not UTF-8"),
+        (b'{"prompt": "q", "response_a": ["a"], "response_b": "b"}\n', "pairs.jsonl:1: field 'response_a' is a list"),
+        (b'{"prompt": null, "response_a": "a", "response_b": "b"}\n', "pairs.jsonl:1: field 'prompt' is null"),
+        (b'{"prompt": "q", "chosen": 5, "rejected": "b"}\n', "pairs.jsonl:1: not a valid preference pair: chosen"),
+    ],
+)
+def test_add_names_file_line_and_field_and_adds_nothing_from_a_bad_file(
+    tmp_path: Path, pairs_file: Path, content: bytes, message: str
+) -> None:
+    db = tmp_path / "s.sqlite"
+    assert run("label", "add", str(db), "--pairs", str(pairs_file)).exit_code == 0
+    pairs_file.write_bytes(content)
+    out = CliRunner().invoke(cli, ["label", "add", str(db), "--pairs", str(pairs_file)])
+    assert out.exit_code == 1 and message in out.output and "Traceback" not in out.output
+    with LabelStore(db) as store:
+        assert store.count_items() == 3

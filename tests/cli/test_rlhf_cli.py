@@ -108,3 +108,41 @@ def test_dpo_command(tiny_model_dir: Path, pairs_file: Path, tmp_path: Path) -> 
     )  # fmt: skip
     assert (out / "config.json").exists()
     assert json.loads(result.stdout)["steps"] == 2
+
+
+def test_config_values_are_checked_with_their_line(tmp_path: Path, prompts_file: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    for text, message in [
+        ("steps: 2\nbatch-size: [1, 2]\n", "bad.yaml:2: batch-size: a list is not a value this option takes"),
+        ("steps: banana\n", "bad.yaml:1: steps:"),
+        ("steps: " + "[" * 50_000 + "\n", "bad.yaml: nested too deeply"),
+        ("steps: [1,\n", "bad.yaml:2: not valid YAML"),
+    ]:
+        bad.write_text(text)
+        result = run("rlhf", "ppo", "--config", str(bad), "--prompts", str(prompts_file), ok=False)
+        assert result.exit_code == 2 and message in result.output and result.exception.__class__ is SystemExit
+
+
+def test_evaluate_refuses_to_write_over_its_prompts(prompts_file: Path) -> None:
+    before = prompts_file.read_bytes()
+    result = run(
+        "rlhf", "evaluate", "--policy", "hf/none", "--prompts", str(prompts_file), "--reward", "detector:toxicity",
+        "--out", str(prompts_file), ok=False,
+    )  # fmt: skip
+    assert result.exit_code == 1 and "is the input file" in result.output and prompts_file.read_bytes() == before
+
+
+def test_train_log_drops_a_row_cut_by_a_kill(tmp_path: Path) -> None:
+    from alignkit.rlhf.trainlog import TrainLog, read_log
+
+    log = TrainLog(tmp_path)
+    log.write(1, {"loss": 0.5})
+    log.write(2, {"loss": 0.25})
+    with (tmp_path / "log.csv").open("a") as fh:
+        fh.write("3,0.1")  # killed mid-row
+    resumed = TrainLog(tmp_path)
+    resumed.write(3, {"loss": 0.125})
+    assert [r["loss"] for r in read_log(tmp_path)] == [0.5, 0.25, 0.125]
+    (tmp_path / "log.csv").write_text("step,loss\n1,abc\n")
+    with pytest.raises(Exception, match=r"log.csv:2: not a number"):
+        read_log(tmp_path)

@@ -83,17 +83,17 @@ def train(
     common: dict[str, Any] = dict(
         batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_length=max_length, seed=seed, lora=lora
     )
+    # the data first, so that a bad file fails before any model loads
+    examples = list(read_jsonl(_in_folder(sft_data, "sft.jsonl"), SFTExample)) if sft_data is not None else []
+    data = read_pairs(str(_in_folder(pairs, "pairs.jsonl")), "auto", None, seed) if pairs and rl != "none" else []
     current = model_path(policy)
     stages: dict[str, Any] = {"start": current}
     if sft_data is not None:
-        examples = list(read_jsonl(_in_folder(sft_data, "sft.jsonl"), SFTExample))
         sft_config = TrainConfig(output_dir=Path(out) / "sft", learning_rate=lr, **common)
         stats = _trl_stage("sft", lambda on_log: train_sft(current, examples, sft_config, on_log=on_log))
         current = str(Path(out) / "sft")
         stages["sft"] = {"examples": len(examples), **stats}
     if rl != "none":
-        assert pairs is not None
-        data = read_pairs(str(_in_folder(pairs, "pairs.jsonl")), "auto", None, seed)
         if rl == "dpo":
             dpo_config = DPOTrainConfig(output_dir=Path(out) / "dpo", learning_rate=rl_lr, beta=beta, **common)
             start = current

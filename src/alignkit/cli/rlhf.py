@@ -135,6 +135,7 @@ def ppo(
     critic: str | None, save_every: int, resume: bool, tensorboard: bool, seed: int, device: str,
 ) -> None:  # fmt: skip
     """PPO fine-tuning of POLICY on PROMPTS to maximise REWARD, with a KL leash to the start."""
+    data = read_prompt_file(prompts, limit, seed)  # a bad file fails before any model loads
     config = PPOConfig(
         model_name=model_path(policy), learning_rate=lr, batch_size=batch_size, mini_batch_size=mini_batch_size,
         micro_batch_size=micro_batch_size, ppo_epochs=ppo_epochs, init_kl_coef=kl_coef, adaptive_kl=adaptive_kl,
@@ -142,7 +143,6 @@ def ppo(
         missing_eos_penalty=missing_eos_penalty, seed=seed, output_dir=out, save_every=save_every,
         tensorboard=tensorboard, device=device,
     )  # fmt: skip
-    data = read_prompt_file(prompts, limit, seed)
     trainer = PPOTrainer(config, critic=critic)
     reward_fn = reward_function(reward, device)
     with progress_bar() as bar:
@@ -180,11 +180,12 @@ def evaluate(
     """Reward and KL of POLICY's answers against REFERENCE's, and its win rate."""
     if out:
         check_not_input(out, [prompts], flag="--out")
+    data = read_prompt_file(prompts, limit, seed)  # a bad file fails before any model loads
     pol = ValueHeadModel.from_pretrained(model_path(policy), device=device)
     ref = ValueHeadModel.from_pretrained(model_path(reference), device=device)
     pol.max_new_tokens, pol.temperature = max_new_tokens, temperature
     result = evaluate_policy(
-        pol, ref, read_prompt_file(prompts, limit, seed), reward_function(reward, device),
+        pol, ref, data, reward_function(reward, device),
         grader=load_model(grader, ()) if grader else None, seed=seed,
     )  # fmt: skip
     if out:

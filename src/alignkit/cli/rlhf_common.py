@@ -36,9 +36,10 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     defaults: dict[str, Any] = {}
     for key, v in data.items():
         name = str(key).replace("-", "_")
-        where = f"{value}:{lines.get(str(key), 1)}: {key}"
+        line = f"{value}:{lines.get(str(key), 1)}"
         if name not in known:
-            raise click.BadParameter(f"{where}: unknown key; known keys: {', '.join(sorted(known))}")
+            raise click.BadParameter(f"{line}: unknown key {key!r}; known keys: {', '.join(sorted(known))}")
+        where = f"{line}: {key}"
         if isinstance(v, dict) or (isinstance(v, list) and not all(_scalar(x) for x in v)):
             raise click.BadParameter(f"{where}: expected a value or a list of values, not nested lists or mappings")
         try:
