@@ -12,6 +12,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -165,9 +166,20 @@ def yaml_cases(rng: random.Random) -> Iterator[Case]:
 
 
 # -- the check every case must pass --------------------------------------------------------------------
+def _hang(signum: int, frame: Any) -> None:
+    raise TimeoutError(f"no answer within {BOUND_S} s")
+
+
 def invoke(args: list[str]) -> tuple[Result, float]:
+    """Run the CLI in-process; a run past :data:`BOUND_S` is interrupted (and then fails the check)."""
+    previous = signal.signal(signal.SIGALRM, _hang)
+    signal.setitimer(signal.ITIMER_REAL, BOUND_S)
     t0 = time.perf_counter()
-    result = CliRunner().invoke(cli, args)
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     return result, time.perf_counter() - t0
 
 

@@ -28,7 +28,7 @@ from alignkit.rlhf.policy import ValueHeadModel
 from alignkit.rlhf.ppo import PPOTrainer
 from alignkit.rlhf.ppo_config import PPOConfig
 from alignkit.rlhf.reward import RewardConfig, RewardModel, evaluate_reward_model, train_reward_model
-from alignkit.rlhf.trainlog import plot_log, read_log
+from alignkit.rlhf.trainlog import LOG_FILE, plot_log, read_log
 
 CURVES = ("env/reward_mean", "objective/kl", "objective/entropy", "ppo/policy/clipfrac", "ppo/loss/value")
 
@@ -202,6 +202,7 @@ def plot(run: str, columns: tuple[str, ...], out: str | None) -> None:
     rows = read_log(run)
     chosen = columns or tuple(c for c in CURVES if any(c in r for r in rows))
     target = Path(out) if out else (Path(run) if Path(run).is_dir() else Path(run).parent) / "curves.svg"
+    check_not_input(target, [Path(run) / LOG_FILE if Path(run).is_dir() else run], flag="--out")
     click.echo(f"wrote {plot_log(rows, chosen, target, title=str(run))}")
 
 
