@@ -151,3 +151,13 @@ def test_detect_names_the_line_and_byte_of_non_utf8_input(tmp_path: Path) -> Non
     res = detect("pii", "--input", str(src), "--output", str(tmp_path / "o.jsonl"))
     assert res.exit_code == 1 and "in.jsonl:2: not UTF-8 (byte 0xe9 at byte 28" in res.output
     assert "re-encode" in res.output and "Traceback" not in res.output
+
+
+def test_detect_on_a_scored_file_replaces_the_old_verdict(tmp_path: Path) -> None:
+    src, first, second = tmp_path / "in.jsonl", tmp_path / "pii.jsonl", tmp_path / "secrets.jsonl"
+    src.write_text(json.dumps({"id": 1, "text": "mail ann@example.com"}) + "\n")
+    assert detect("pii", "--input", str(src), "--output", str(first)).exit_code == 0
+    assert read_json_lines(first)[0]["spans"]
+    assert detect("secrets", "--input", str(first), "--output", str(second)).exit_code == 0
+    row = read_json_lines(second)[0]
+    assert row["flagged"] is False and "spans" not in row and "categories" not in row and row["id"] == 1

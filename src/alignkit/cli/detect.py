@@ -68,8 +68,9 @@ def detect(
 ) -> None:
     """Score every line of a JSONL file with a detector (for screening datasets).
 
-    Each output line is the input object, unchanged, plus score (0-1), flagged, label, categories
-    (where the detector gives them), spans (character ranges, e.g. PII entities) and reason.
+    Each output line is the input object, its fields and their types unchanged, plus score (0-1),
+    flagged, label, categories (where the detector gives them), spans (character ranges, e.g. PII
+    entities) and reason (an input field of one of these names is replaced).
 
     The field to score must hold a string on every line: a number, null, list or object there is an
     error naming the file, line and field (nothing is converted or skipped silently).
@@ -217,7 +218,8 @@ def _flush(det: Detector, batch: list[Row], field: str, input_path: str, out: Js
         return 0
     flagged = 0
     for (lineno, row), v in zip(batch, det.detect_batch([row[field] for _, row in batch]), strict=True):
-        scored = {**row, "score": round(v.score, 6), "flagged": v.flagged, "label": v.label}
+        scored = {k: value for k, value in row.items() if k not in VERDICT_FIELDS}  # no stale verdict stays
+        scored.update(score=round(v.score, 6), flagged=v.flagged, label=v.label)
         if v.categories:
             scored["categories"] = {k: round(s, 6) for k, s in v.categories.items()}
         if v.spans:
