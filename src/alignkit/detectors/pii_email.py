@@ -36,7 +36,10 @@ _TLDS = (
     "|de|fr|es|it|nl|be|ch|at|se|no|dk|fi|pl|cz|ru|ua|cn|jp|kr|in|br|mx|ar|za|ie|pt|gr|tr|il|sg|hk"
 )
 _NOT_A_DOMAIN = r"(?!(?i:the|a|an|this|that|my|your|our|his|her|their|its|some|any|no|every|one)(?![A-Za-z0-9\-]))"
-_SPELLED_AT = re.compile(rf"{_SP}{{0,3}}[\[({{<]{_SP}{{0,2}}(?i:at)|{_SP}(?i:at){_SP}|@")
+# "at" followed by what may end a separator, searched for in the lower-cased text: a pattern that starts
+# with a literal lets the engine skip ahead to each "at" instead of trying every position.
+_AT_WORD = re.compile(r"at(?=[ \t\])}>])")
+_AT_SIGN = re.compile("@")
 _SPELLED_TAIL = re.compile(
     rf"{_AT}{_NOT_A_DOMAIN}[A-Za-z0-9\-]{{1,63}}(?:{_DOT}[A-Za-z0-9\-]{{1,63}}){{0,4}}{_DOT}(?i:{_TLDS})"
     r"(?![A-Za-z0-9\-])"
@@ -94,19 +97,38 @@ def _local_start(text: str, end: int) -> int:
     return start
 
 
+def _separator_start(text: str, at: int) -> tuple[int, bool]:
+    """Where the separator around the "at" (or "@") at ``at`` starts, blanks and bracket included, and
+    whether it is a bare word (no bracket)."""
+    i = at
+    while i > at - 2 and i > 0 and text[i - 1] in " \t":
+        i -= 1
+    bracketed = i > 0 and text[i - 1] in "[({<"
+    if bracketed:
+        i -= 1
+        while i > at - 6 and i > 0 and text[i - 1] in " \t":
+            i -= 1
+    return i, not bracketed and text[at] != "@"
+
+
 def find_spelled_email(text: str) -> Iterator[Span]:
     """Addresses with the "@" or a "." spelled out; a plain address is :func:`find_email`'s."""
+    lowered = text.lower()
+    keyed = lowered if len(lowered) == len(text) else text  # lower-casing keeps offsets unless "İ" grows
     covered = 0
-    for anchor in _SPELLED_AT.finditer(text):
-        at = anchor.start()
-        while at > anchor.start() - 3 and at > 0 and text[at - 1] in " \t":
-            at -= 1  # the separator's blanks belong to it, not to the local part
-        if at < covered or (tail := _SPELLED_TAIL.match(text, at)) is None:
+    anchors = [m.start() for m in _AT_WORD.finditer(keyed)]
+    if "@" in text:
+        anchors = sorted([*anchors, *(m.start() for m in _AT_SIGN.finditer(text))])
+    for anchor in anchors:
+        at, bare = _separator_start(text, anchor)
+        if at < covered or (bare and at == anchor):
+            continue  # inside a word ("that", "data") or inside the last address
+        tail = _SPELLED_TAIL.match(text, at)
+        if tail is None:
             continue
         start = _local_start(text, at)
         if start < 0 or not _SPELLED_WORD.search(text, start, tail.end()):
             continue  # no local part, or nothing spelled out (a plain address: find_email's)
-        bare = anchor.group().strip(" \t").lower() == "at"
         if bare and (text[start:at].lower() in _PROSE_BEFORE_AT or not _SPELLED_DOT.search(text, at, tail.end())):
             continue  # "work at google.com", "find us at example dot com": prose about a site
         covered = tail.end()
