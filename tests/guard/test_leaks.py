@@ -14,10 +14,11 @@ validation failed instead. Test keys are assembled from harmless pieces at run t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -263,3 +264,19 @@ def test_the_issue_example() -> None:
     outcome = Guard.default()(lambda prompt: "call 415\u200b-555\u200b-2671 please", "number?")
     assert outcome.text == "call <PHONE> please" and not outcome.validation_passed
     assert [a.action for a in outcome.actions] == ["fix"]
+
+
+def test_the_async_stream() -> None:
+    guard = guard_for("fix", "output")
+
+    async def source(text: str) -> AsyncIterator[str]:
+        for i in range(0, len(text), 3):
+            await asyncio.sleep(0)
+            yield text[i : i + 3]
+
+    async def shown(text: str) -> str:
+        return "".join([piece async for piece in guard.astream(source(text))])
+
+    for entity, obfuscation in (p.values for p in CASES):
+        text = asyncio.run(shown(hidden(entity, obfuscation)))  # type: ignore[arg-type]
+        assert leaks(entity, text) is None, (entity.name, obfuscation, text)  # type: ignore[arg-type]

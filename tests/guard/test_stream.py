@@ -79,3 +79,18 @@ def test_the_stream_keeps_what_the_checks_found() -> None:
 def test_a_fix_that_cannot_remove_what_was_flagged_stops_the_stream() -> None:
     g = Guard().use("valid_json", on_fail="fix")
     assert list(g.stream(chunks("not json at all"), check_every=4)) == [DEFAULT_REFUSAL]
+
+
+def test_a_repair_of_text_already_shown_stops_the_stream_on_record() -> None:
+    g = Guard().use("pii", on_fail="fix", entities=["PHONE"])
+    stream = g.stream(["call me on 415 555 ", "2671 today"], check_every=1, holdback=0)
+    assert "".join(stream) == "call me on 415 555 " + STOPPED_NOTE  # too few digits for a number, then too late
+    assert stream.result is not None and stream.result.stopped
+    assert [(a.validator, a.action) for a in stream.result.actions] == [("pii", "fix"), ("stream", "refrain")]
+
+
+def test_a_long_token_is_held_back_until_it_ends() -> None:
+    g = Guard().use("secrets", on_fail="fix")
+    token = "ghp_" + "q7Xk2mP9vR4tZ8wL3nB6yH1cJ5dF0gS" * 3
+    out = list(g.stream(["Your token: ", *chunks(token, 2), " is set."], check_every=1, holdback=4))
+    assert "".join(out) == "Your token: <GITHUB_TOKEN> is set." and not any("ghp" in p for p in out)

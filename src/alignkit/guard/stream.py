@@ -3,8 +3,10 @@
 Output validators run on the whole text so far each time ``check_every`` new characters have arrived,
 and once more at the end. The last ``holdback`` visible characters are held back until the next check,
 so an entity that arrives in pieces (an e-mail address split over chunks) is caught and fixed before any
-of it is shown; invisible characters (zero-width, direction controls, combining marks) do not count, so
-padding an entity with them does not push its start out of the held-back tail. When a validator fails:
+of it is shown. Invisible characters (zero-width, direction controls, combining marks) do not count, so
+padding an entity with them does not push its start out of the held-back tail; and the last word is held
+back however long it is, so no part of a long key or token shows before its end has arrived. When a
+validator fails:
 
 - ``fix``/``filter``/custom: the repaired text streams on, provided the repair does not touch text
   already shown (it cannot be unsaid; then the stream stops as for ``refrain``); a repair that cannot
@@ -27,7 +29,7 @@ import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from alignkit.guard.guard import BaseGuard
-from alignkit.guard.outcome import GuardValidationError, ValidationResult
+from alignkit.guard.outcome import ActionRecord, GuardValidationError, ValidationResult
 
 STOPPED_NOTE = "\n[The rest of this answer was withheld by a safety check.]"
 
@@ -58,8 +60,11 @@ class _Streamer:
             raise GuardValidationError(f"{self.guard.name}: the streamed answer failed a check", res)
         if res.stopped or res.reask or not res.text.startswith(self.shown):
             self.done = True
-            message = self.guard.refusal_message if not res.stopped else res.text
-            return STOPPED_NOTE if self.shown else message
+            if not res.stopped:  # on record: the stream stopped, and why
+                why = "a stream cannot be re-asked" if res.reask else "the repair would change text already shown"
+                res.actions.append(ActionRecord("stream", "output", "refrain", why))
+                res.text, res.stopped = self.guard.refusal_message, True
+            return STOPPED_NOTE if self.shown else res.text
         limit = len(res.text) if final else max(len(self.shown), _held_back(res.text, self.holdback))
         out = res.text[len(self.shown) : limit]
         self.shown += out
@@ -70,13 +75,16 @@ _INVISIBLE_CATEGORIES = frozenset(("Cf", "Mn", "Me"))
 
 
 def _held_back(text: str, holdback: int) -> int:
-    """Where the last ``holdback`` visible characters of ``text`` begin (invisible ones do not count)."""
+    """Where the held-back tail of ``text`` begins: the last ``holdback`` visible characters (invisible ones
+    do not count), and at least the last word, which may still grow (a key or token is checked whole)."""
     if text.isascii():
-        return max(0, len(text) - holdback)
+        return min(max(0, len(text) - holdback), max(map(text.rfind, " \t\n\r")) + 1)
     i, seen = len(text), 0
     while i > 0 and seen < holdback:
         i -= 1
         seen += unicodedata.category(text[i]) not in _INVISIBLE_CATEGORIES
+    while i > 0 and not text[i - 1].isspace():
+        i -= 1
     return i
 
 
