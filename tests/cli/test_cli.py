@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from alignkit.cli import main as cli_main
+from alignkit.cli import lazy as cli_lazy
+from alignkit.cli.cai import TRAINING as cai_training
 from alignkit.cli.main import COMMANDS, cli
 from alignkit.providers.mock import MockModel
 from alignkit.redteam import RunStore
@@ -38,18 +39,22 @@ def test_the_command_list_needs_no_command_imported_and_says_what_each_command_s
         "print(sorted(m for m in sys.modules if m.startswith('alignkit.cli.') or m in ('torch', 'trl')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "['alignkit.cli.main']"
-    for name, (target, short_help) in COMMANDS.items():
+    assert out.stdout.strip().splitlines()[-1] == "['alignkit.cli.lazy', 'alignkit.cli.main']"
+    for name, (target, short_help) in {**COMMANDS, **cai_training}.items():
         module, _, attr = target.partition(":")
         command = getattr(importlib.import_module(module), attr)
         assert command.get_short_help_str(limit=500) == short_help, name
+    cai = subprocess.run(
+        [sys.executable, "-c", code.replace("'--help'", "'cai', '--help'")], capture_output=True, text=True
+    )
+    assert "'torch'" not in cai.stdout and "train" in cai.stdout  # revise and feedback need no torch
 
 
 def test_a_command_whose_extra_is_missing_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_torch(name: str) -> Any:
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr(cli_main.importlib, "import_module", no_torch)
+    monkeypatch.setattr(cli_lazy.importlib, "import_module", no_torch)
     out = CliRunner().invoke(cli, ["rlhf", "--help"])
     assert out.exit_code != 0 and "pip install 'alignkit[hf]'" in out.output and "alignkit rlhf" in out.output
 

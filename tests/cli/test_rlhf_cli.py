@@ -88,7 +88,7 @@ def test_bad_config_and_reward_specs(tmp_path: Path, prompts_file: Path) -> None
     bad.write_text("polcy: smollm2\n")
     result = run("rlhf", "ppo", "--config", str(bad), ok=False)
     assert result.exit_code != 0 and "unknown key 'polcy'" in result.output and "policy" in result.output
-    from alignkit.cli.rlhf_common import reward_function  # imports torch: inside the torch-marked test
+    from alignkit.cli.rewards import reward_function  # imports torch: inside the torch-marked test
     from alignkit.core import ConfigError
 
     with pytest.raises(ConfigError, match="not a reward-model folder"):

@@ -23,7 +23,7 @@ from alignkit.cli.cai_common import (
     prompt_options,
     red_team_prompts,
 )
-from alignkit.cli.cai_run import evaluate, show, train
+from alignkit.cli.lazy import LazyGroup, LazyTable
 from alignkit.cli.options import config_from_options, generation_options, load_model
 from alignkit.cli.rlhf_common import config_option
 from alignkit.constitution.feedback import PAIRS_FILE, FeedbackConfig, run_feedback
@@ -33,8 +33,25 @@ from alignkit.core.files import write_text_atomic
 from alignkit.core.jsonl import read_jsonl
 from alignkit.core.records import SFTExample
 
+# The training and evaluation commands import torch; revise and feedback do not, so those load lazily.
+TRAINING: LazyTable = {
+    "train": (
+        "alignkit.cli.cai_run:train",
+        "SFT on the revisions (--sft), then optionally RL from the AI feedback pairs: DPO, or a reward model "
+        "+ PPO (--rl).",
+    ),
+    "evaluate": (
+        "alignkit.cli.cai_run:evaluate",
+        "Per-principle rates, attack success and over-refusal, before and after, side by side.",
+    ),
+    "show": (
+        "alignkit.cli.cai_run:show",
+        "Print a constitution (the built-in one by default) as YAML; a bad file's error names its line.",
+    ),
+}
 
-@click.group()
+
+@click.group(cls=LazyGroup, lazy=TRAINING)
 def cai() -> None:
     """Constitutional AI: train a model to follow written principles (Bai et al., 2022).
 
@@ -179,7 +196,3 @@ def feedback(
     }  # fmt: skip
     write_text_atomic(Path(out, "feedback_summary.json"), json.dumps(summary, indent=1))
     click.echo(json.dumps(summary, indent=1))
-
-
-for _command in (train, evaluate, show):
-    cai.add_command(_command)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from alignkit.cli.options import load_model
+from alignkit.cli.rewards import reward_function
 from alignkit.cli.rlhf_common import (
     config_option,
     model_path,
@@ -18,7 +19,6 @@ from alignkit.cli.rlhf_common import (
     progress_bar,
     read_pairs,
     read_prompt_file,
-    reward_function,
 )
 from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
 from alignkit.core.files import check_not_input, write_text_atomic

@@ -1,11 +1,12 @@
-"""What the ``alignkit rlhf`` commands share: YAML configs, model and reward specs, prompt files.
+"""What the ``alignkit rlhf`` and ``cai`` commands share: YAML configs, model specs, prompt and pair
+files, progress bars. Nothing here imports torch (reward specs, which may load a reward model, are in
+:mod:`alignkit.cli.rewards`).
 
 Every command takes its options as flags or from a YAML file (``--config run.yaml``; keys are the
 option names with ``_`` or ``-``, flags given on the command line win)."""
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -16,14 +17,12 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from alignkit.core.errors import ConfigError, RecordError
+from alignkit.core.errors import RecordError
 from alignkit.core.jsonl import iter_json_objects, json_kind, read_text
 from alignkit.providers import SHORTCUTS
 from alignkit.providers.embedded import ensure_checkpoint
 from alignkit.rlhf.data import load_preferences, prompts_of
 from alignkit.rlhf.labelling.sources import read_prompts
-from alignkit.rlhf.reward import RewardModel
-from alignkit.rlhf.reward_functions import RewardFn, detector_reward
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -97,25 +96,6 @@ def model_path(spec: str) -> str:
     if spec.startswith("embedded/"):
         return str(ensure_checkpoint())
     return spec.removeprefix("hf/")
-
-
-def reward_function(spec: str, device: str = "auto") -> RewardFn:
-    """The reward function a spec names: ``FOLDER`` (a saved reward model), ``module:function`` or
-    ``detector:NAME`` (:func:`~alignkit.rlhf.reward_functions.detector_reward`: 1 - the detector's score)."""
-    if spec.startswith("detector:"):
-        return detector_reward(spec.split(":", 1)[1])
-    if Path(spec).is_dir():
-        return RewardModel.load(spec, device=device)
-    if ":" in spec:
-        module, _, name = spec.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as e:
-            raise ConfigError(f"cannot import reward function {spec!r}: {e}") from e
-        if not callable(fn):
-            raise ConfigError(f"{spec} is not callable; it must be f(prompts, responses) -> rewards")
-        return fn  # type: ignore[no-any-return]
-    raise ConfigError(f"reward {spec!r} is not a reward-model folder, module:function or detector:NAME")
 
 
 def read_prompt_file(path: str, limit: int | None = None, seed: int = 0) -> list[Any]:

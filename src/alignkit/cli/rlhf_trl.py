@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from alignkit.cli.rewards import reward_function
 from alignkit.cli.rlhf_common import (
     config_option,
     model_path,
@@ -15,7 +16,6 @@ from alignkit.cli.rlhf_common import (
     progress_bar,
     read_pairs,
     read_prompt_file,
-    reward_function,
 )
 from alignkit.core.jsonl import read_jsonl
 from alignkit.core.records import SFTExample
