@@ -364,7 +364,7 @@ def agreement(pred: list[bool], gold: list[bool]) -> dict[str, float]:
 def judges(a: argparse.Namespace) -> str:
     import asyncio
 
-    from alignkit.detectors.base import get_detector
+    from alignkit.detectors import get_detector
     from alignkit.detectors.learned import model_info
     from alignkit.redteam import Judge, Judgement
 

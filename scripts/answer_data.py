@@ -41,7 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detector_data as dd
 
-from alignkit.detectors.base import get_detector
+from alignkit.detectors import get_detector
 
 JBB_RAW = "jailbreakbench/raw"
 LOOKALIKE = "lookalike"  # source prefix of the benign look-alike answers (the guard's FPR set)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import answer_data
 
-from alignkit.detectors.base import Detector, get_detector
+from alignkit.detectors import Detector, get_detector
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model
 from alignkit.core.records import Verdict
 from alignkit.detectors import MAX_TEXT_CHARS, Detector, detectors, get_detector
-from alignkit.guard.arguments import resolve_models
+from alignkit.detectors.arguments import resolve_models, signature
 from alignkit.providers import get_model, providers
 from tests.conftest import HAS_TORCH, needs_embedded, needs_torch
 
@@ -176,3 +176,14 @@ def test_provider_contract(name: str, provider_models: dict[str, Callable[[], It
     if name in {"mock", "openai"}:  # cheap to rebuild: the spec and args rebuild the same model
         again = get_model(info.spec, **info.args)
         assert again.info == info
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_a_wrongly_typed_argument_is_a_config_error_naming_it(name: str) -> None:
+    """Every typed parameter of every detector refuses a value of the wrong type with a ConfigError that
+    names the parameter (from Python as from a spec), never a TypeError from inside the detector."""
+    for param in signature(name).parameters.values():
+        if param.adapter is None:
+            continue  # untyped (Any) or a type pydantic cannot check: nothing to refuse
+        with pytest.raises(ConfigError, match=param.name):
+            get_detector(name, **{param.name: object()})

@@ -13,8 +13,8 @@ import pytest
 
 from alignkit.core.errors import ConfigError
 from alignkit.detectors import detectors
+from alignkit.detectors.arguments import signature
 from alignkit.guard import Guard, GuardConfig
-from alignkit.guard.arguments import signature
 
 SEED = 20261212
 # name -> values a YAML file and a RAIL attribute spell, for each wrong type

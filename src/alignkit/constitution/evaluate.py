@@ -24,7 +24,7 @@ from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message, Prompt, last_user_text, to_messages
 from alignkit.core.model import Model
-from alignkit.detectors.base import get_detector
+from alignkit.detectors.arguments import get_detector
 
 AttackFn = Callable[[list[str], list[str]], list[bool]]
 """``f(prompts, answers) -> [attack succeeded]`` for red-team prompts."""

@@ -4,6 +4,7 @@ Build one by name with :func:`get_detector` (``get_detector("pii")``); list them
 Every detector is offline and CPU-fast; see each module for what it finds.
 """
 
+from alignkit.detectors.arguments import get_detector
 from alignkit.detectors.base import (
     MAX_TEXT_CHARS,
     Detector,
@@ -11,7 +12,6 @@ from alignkit.detectors.base import (
     Finding,
     detector,
     detectors,
-    get_detector,
 )
 from alignkit.detectors.normalize import normalize, variants
 from alignkit.detectors.pii import Vault, redact

@@ -159,12 +159,6 @@ def detector(
     return detectors.register(name, aliases=aliases, description=description, example=example)
 
 
-def get_detector(name: str, **args: Any) -> Detector:
-    """Build a registered detector by name (or alias) with its arguments."""
-    built: Detector = detectors.build(name, **args)
-    return built
-
-
 def max_finding(findings: Sequence[Finding]) -> Finding:
     """The strongest of several findings (e.g. over a text and its de-obfuscated variants)."""
     return max(findings, key=lambda f: f.score)

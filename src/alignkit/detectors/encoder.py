@@ -37,7 +37,8 @@ from typing import Any, ClassVar, Protocol
 
 from alignkit.core.errors import ConfigError, ModelNotFoundError
 from alignkit.core.resources import package_file
-from alignkit.detectors.base import Detector, Finding, detector, get_detector
+from alignkit.detectors.arguments import get_detector
+from alignkit.detectors.base import Detector, Finding, detector
 from alignkit.detectors.learned import DETECTORS, WEIGHTS_DIR
 from alignkit.detectors.normalize import normalize
 from alignkit.torchutil import import_torch_transformers

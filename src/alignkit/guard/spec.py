@@ -12,7 +12,7 @@ spec into a guard. In Python the spec is a dict in the YAML form, or the models 
 
 A validator entry is a detector name, ``{validator: NAME, on_fail: ..., threshold: ..., ARG: ...}`` or
 ``{NAME: {ARG: ...}}``; all three become the canonical :class:`ValidatorSpec` (name resolved from any
-alias, arguments checked against the detector factory's signature, see :mod:`alignkit.guard.arguments`).
+alias, arguments checked against the detector factory's signature, see :mod:`alignkit.detectors.arguments`).
 Errors name the file, the line (where the format has lines) and the field, and say how to fix them.
 """
 
@@ -29,8 +29,8 @@ from pydantic_core import PydanticCustomError
 
 from alignkit.core.errors import ConfigError, UnknownPluginError
 from alignkit.core.model import Model
+from alignkit.detectors.arguments import THRESHOLD, canonical_name, check_arguments, resolve_models
 from alignkit.guard.actions import DEFAULT_ESCALATION, DEFAULT_REFUSAL
-from alignkit.guard.arguments import THRESHOLD, canonical_name, check_arguments, resolve_models
 from alignkit.guard.guard import BaseGuard
 from alignkit.guard.validator import ACTIONS, Action, Rail, Validator
 from alignkit.providers import get_model

@@ -28,7 +28,7 @@ from typing import Any
 from xml.parsers import expat
 
 from alignkit.core.errors import ConfigError, UnknownPluginError
-from alignkit.guard.arguments import canonical_name, signature
+from alignkit.detectors.arguments import canonical_name, signature
 from alignkit.guard.spec import GuardSpec, Loc, Source, field_path, located, parse_spec
 
 _KEYWORD = re.compile(r"^[A-Za-z_]\w*=")

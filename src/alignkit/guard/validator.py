@@ -8,8 +8,8 @@ from typing import Any, Literal, get_args
 
 from alignkit.core.errors import ConfigError
 from alignkit.core.records import Verdict
-from alignkit.detectors.base import Detector, get_detector
-from alignkit.guard.arguments import THRESHOLD, check_arguments
+from alignkit.detectors.arguments import THRESHOLD, check_arguments, get_detector
+from alignkit.detectors.base import Detector
 
 Action = Literal["exception", "fix", "filter", "refrain", "reask", "noop", "escalate", "anonymize"]
 ACTIONS: tuple[str, ...] = get_args(Action)

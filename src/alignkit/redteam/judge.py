@@ -28,7 +28,8 @@ from typing import Any, Literal
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model, run_sync
-from alignkit.detectors.base import Detector, get_detector
+from alignkit.detectors.arguments import get_detector
+from alignkit.detectors.base import Detector
 from alignkit.detectors.normalize import squash_whitespace
 from alignkit.providers.function import as_model
 

@@ -1,9 +1,11 @@
 """What a registered detector takes, read from its registration: the name and the factory's signature.
 
-Registration (``@detector("name")``) is the only step that makes a detector usable from RAIL, YAML and
-Python: a spec's arguments are checked against the factory's parameters and their annotations, and
-RAIL's positional form (``valid-length: 1 280``) fills the factory's positional parameters in order;
-a detector that has none takes its threshold that way (``toxicity: 0.8``).
+Registration (``@detector("name")``) is the only step that makes a detector usable from Python and from
+guard specs (RAIL, YAML): :func:`get_detector` and the spec loaders check arguments against the
+factory's parameters and their annotations (a wrong type is a :class:`ConfigError` naming the argument,
+never a ``TypeError`` from deep inside), and RAIL's positional form (``valid-length: 1 280``) fills the
+factory's positional parameters in order; a detector that has none takes its threshold that way
+(``toxicity: 0.8``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from alignkit.core.errors import ConfigError
 from alignkit.core.model import Model
 from alignkit.detectors.base import Detector, DetectorFactory, detectors
 
@@ -163,3 +166,12 @@ def check_arguments(name: str, args: Mapping[str, Any]) -> tuple[str, str] | Non
         if problem is not None:
             return key, problem
     return None
+
+
+def get_detector(name: str, **args: Any) -> Detector:
+    """Build a registered detector by name (or alias) with its arguments, checked against its signature."""
+    found = check_arguments(name, {k: v for k, v in args.items() if k != THRESHOLD})
+    if found is not None:
+        raise ConfigError(f"detector {canonical_name(name)!r}: {found[0]}: {found[1]}")
+    built: Detector = detectors.build(name, **args)
+    return built
