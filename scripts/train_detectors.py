@@ -27,6 +27,7 @@ import json
 import math
 import sys
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -41,12 +42,14 @@ from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import answer_data
-import contrast_data
 import detector_data as dd
+import long_texts
+from detector_metrics import auroc as auroc  # re-exported: answer_data and the benches use it from here
+from detector_metrics import evaluate, oof_operating_points
+from detector_metrics import quality as quality  # re-exported, as auroc
 
 from alignkit._version import __version__
 from alignkit.detectors import learned
-from alignkit.detectors.base import get_detector
 from alignkit.detectors.linear import STRIDE, WINDOW, Featurizer, Head, save_model, windows
 from alignkit.detectors.normalize import normalize
 
@@ -83,7 +86,9 @@ def _all(r: Row) -> bool:
 
 
 def _positive(r: Row) -> bool:
-    return r.label == 1
+    """A positive on its own (category heads say which harm; a positive embedded in a document would
+    give its document's windows the category too)."""
+    return r.label == 1 and r.payload is None
 
 
 def _has(category: str) -> Callable[[Row], int]:
@@ -102,10 +107,22 @@ HEADS: dict[str, list[HeadSpec]] = {
 OPERATING_POINTS = {"harmful_answer": answer_data.operating_points}
 
 
-# Tokens per scored window (and stride). prompt_injection looks for a short passage inside a document,
-# so it scores short windows and is trained on them: windows covering an inserted injection are
-# positive, the rest of that document's windows negative. The others judge a prompt as a whole.
-WINDOWS = {"prompt_injection": (32, 16)}
+# Tokens per scored window (and stride) where not WINDOW/STRIDE (256/128): about the length of what the
+# detector looks for, so that a positive inside a long document fills most of a window instead of being
+# diluted by the document's words, and a long benign document cannot drift up (its many mildly positive
+# words add up less in a short window). harmful_request and harmful_answer judge a request or an answer
+# as a whole: 32-token windows of licence prose read like requests to them (issue 12).
+WINDOWS = {
+    "toxicity": (16, 4),  # an insult or a slur: a sentence (stride 4: any 12 tokens lie whole in one window)
+    "prompt_injection": (32, 16),  # an instruction hidden in content
+    "jailbreak": (64, 32),  # a wrapper: a persona, rules to drop, a format to force
+}
+# Detectors whose training positives are also embedded in long documents (windows covering them positive,
+# the rest negative). Measured per detector: it lifted jailbreak's held-out contrast recall; toxicity's short
+# windows alone find an insult inside a document (embedding cost it held-out recall, 0.72 -> 0.65);
+# prompt_injection's own data already hides its injections in documents (more lowered its default point
+# to 0.5 and flagged look-alikes); harmful_request lost held-out recall (0.69 -> 0.45) and kept licences flagged.
+EMBEDDED = ("jailbreak",)
 
 
 # -- features ---------------------------------------------------------------------------------------
@@ -138,7 +155,7 @@ def design(
 def payload_span(featurizer: Featurizer, text: str, payload: str) -> tuple[int, int] | None:
     """Token range of ``payload`` inside ``text`` (None if it cannot be found verbatim)."""
     tokens = featurizer.analyse(text).tokens
-    needle = tuple(normalize(payload).lower().split())
+    needle = featurizer.analyse(normalize(payload)).tokens
     for i in range(len(tokens) - len(needle) + 1):
         if tokens[i : i + len(needle)] == needle:
             return i, i + len(needle)
@@ -195,6 +212,7 @@ def fit_head(
     cfg: TrainConfig,
     row_y: np.ndarray | None = None,
     text_w: np.ndarray | None = None,
+    calibrate: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Fit a calibrated head on window rows; scored (cross-validation, Platt) per text as the highest
     window, like inference. Returns (weights, bias, report), with Platt folded into both."""
@@ -224,6 +242,8 @@ def fit_head(
     auc, c, oof = best
     # Platt: P = sigmoid(a * raw + b), fit on the out-of-fold scores.
     platt_w = np.ones(n) if cfg.calibrate_to_mix else np.array([class_w[int(v)] for v in y])
+    if calibrate is not None:  # texts left out of the calibration (the added long texts: not the mix)
+        platt_w = platt_w * calibrate
     platt = LogisticRegression(C=1e4, solver="lbfgs").fit(oof.reshape(-1, 1), y, sample_weight=platt_w)
     a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     final = model(c).fit(x, row_y, sample_weight=row_w)
@@ -250,159 +270,23 @@ def quantize(w: np.ndarray, clip_quantile: float) -> tuple[np.ndarray, float]:
     return q, scale
 
 
-# -- operating points -------------------------------------------------------------------------------
-MAX_LOOKALIKE_FPR = 0.02  # default threshold: at most this share of benign look-alikes flagged
-HIGH_RECALL = 0.95  # high_recall threshold: this share of training positives flagged ...
-MAX_HIGH_RECALL_FPR = 0.10  # ... unless that flags more than this share of negatives
-
-
-def is_lookalike(r: Row) -> bool:
-    """Benign texts that resemble positives (our contrast families and hand-written look-alikes) or
-    that a guard meets in bulk (long documents: licences, code, logs)."""
-    return r.label == 0 and r.source.startswith(("contrast:", "handwritten", "document:"))
-
-
-def oof_operating_points(train: Sequence[Row], oof: np.ndarray) -> dict[str, Any]:
-    """Thresholds picked on out-of-fold scores of the training rows, so the held-out rows (and the
-    held-out look-alike families) stay untouched for measuring them.
-
-    ``default``: the lowest threshold at which at most 2% of the look-alike negatives score at or
-    above it (never below 0.5, the calibrated even odds). ``high_recall``: the threshold that flags 95%
-    of the positives, raised if needed so at most 10% of the negatives are flagged, and never above
-    ``default``."""
-    labels = np.array([r.label for r in train])
-    neg, pos = oof[labels == 0], oof[labels == 1]
-    look = oof[np.array([is_lookalike(r) for r in train])]
-    default = max(0.5, _quantile_above(look, MAX_LOOKALIKE_FPR))
-    recall_t = float(np.quantile(pos, 1 - HIGH_RECALL, method="lower"))
-    high_recall = min(default, max(recall_t, _quantile_above(neg, MAX_HIGH_RECALL_FPR)))
-
-    def point(threshold: float, rule: str) -> dict[str, Any]:
-        return {
-            "threshold": round(threshold, 6),
-            "rule": f"picked on out-of-fold scores of the training rows: {rule}",
-            "oof_fpr": round(float((neg >= threshold).mean()), 4),
-            "oof_recall": round(float((pos >= threshold).mean()), 4),
-        }
-
-    return {
-        "default": point(
-            default, f"lowest (at least 0.5) with FPR <= {MAX_LOOKALIKE_FPR} on look-alike negatives (n={len(look)})"
-        ),
-        "high_recall": point(
-            high_recall,
-            f"recall {HIGH_RECALL} on positives (n={len(pos)}) unless FPR would pass {MAX_HIGH_RECALL_FPR}; "
-            "never above default",
-        ),
-    }
-
-
-def _quantile_above(scores: np.ndarray, fpr: float) -> float:
-    """The smallest threshold that flags at most ``fpr`` of ``scores`` (0.5 when there are none)."""
-    if not len(scores):
-        return 0.5
-    return float(np.quantile(scores, 1 - fpr, method="higher")) + 1e-6
-
-
-# -- evaluation -------------------------------------------------------------------------------------
-def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """Area under the ROC curve by ranks (ties count half); None when one class is absent."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y]
-    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
-    if not pos or not neg:
-        return None
-    order = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
-    rank_sum, i = 0.0, 0
-    while i < len(order):
-        j = i
-        while j < len(order) and order[j][0] == order[i][0]:
-            j += 1
-        mid = (i + j + 1) / 2  # average 1-based rank of the tie block
-        rank_sum += mid * sum(1 for k in range(i, j) if order[k][1])
-        i = j
-    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
-def quality(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
-    """Precision, recall, F1 at ``threshold``, AUROC, and the false-positive rate."""
-    tp = sum(1 for y, s in zip(labels, scores, strict=True) if y and s >= threshold)
-    fp = sum(1 for y, s in zip(labels, scores, strict=True) if not y and s >= threshold)
-    pos = sum(labels)
-    neg = len(labels) - pos
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / pos if pos else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    area = auroc(labels, scores)
-    return {
-        "n": len(labels),
-        "positives": pos,
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "auroc": None if area is None else round(area, 4),
-        "fpr": round(fp / neg, 4) if neg else None,
-    }
-
-
-def evaluate(name: str, test: Sequence[Row], weights_dir: Path, extra_benign: Sequence[str]) -> dict[str, Any]:
-    """Held-out metrics of the shipped detector, per source, per category, and FPR on unseen benign."""
-    learned.shipped_model.cache_clear()
-    det = get_detector(name, weights_dir=str(weights_dir))
-    found = [det.find(r.text) for r in test]
-    scores = [f.score for f in found]
-    labels = [r.label for r in test]
-    out: dict[str, Any] = {"threshold": det.threshold, "held_out": quality(labels, scores, det.threshold)}
-    by_source: dict[str, Any] = {}
-    for source in sorted({r.source for r in test}):
-        idx = [i for i, r in enumerate(test) if r.source == source]
-        q = quality([labels[i] for i in idx], [scores[i] for i in idx], det.threshold)
-        by_source[source] = {k: q[k] for k in ("n", "positives", "recall", "fpr")}
-    out["by_source"] = by_source
-    cats = {c for f in found for c in f.categories}
-    learned_cats = [h for h, _, _ in HEADS[name][1:]]
-    out["categories_auroc_among_positives"] = {
-        c: _round(
-            auroc(
-                [int(c in r.categories) for r in test if r.label],
-                [f.categories[c] for r, f in zip(test, found, strict=True) if r.label],
-            )
-        )
-        for c in sorted(cats)
-        if c in learned_cats
-    }
-    hr = det.operating_points().get("high_recall")
-    if hr is not None:
-        out["held_out_high_recall"] = {"threshold": hr, **quality(labels, scores, hr)}
-    out["contrast_held_out"] = contrast_figures(det, name)
-    unseen = [det.find(t).score for t in extra_benign]
-    out["fpr_unseen_benign"] = {
-        "source": "self-instruct-benign/user_oriented_instructions.jsonl (never trained on)",
-        "n": len(unseen),
-        "fpr": round(sum(s >= det.threshold for s in unseen) / len(unseen), 4),
-    }
-    return out
-
-
-def contrast_figures(det: Any, name: str, seed: int = 0) -> dict[str, Any]:
-    """Per held-out contrast family (templates and slot values never trained on): texts, and the share
-    flagged at each operating point (recall for a positive family, FPR for a look-alike one). Computed
-    on the generator's output as is, so a test can regenerate it without the shared data."""
-    if name not in contrast_data.FAMILIES:
-        return {}
-    out: dict[str, Any] = {}
-    points = det.operating_points()
-    by_family: dict[str, list[Row]] = {}
-    for ex in contrast_data.contrasts(name, seed, sides=("test",)):
-        by_family.setdefault(ex.source, []).append(ex)
-    for family, rows in by_family.items():
-        scores = [det.find(r.text).score for r in rows]
-        flagged = {p: round(sum(s >= t for s in scores) / len(scores), 4) for p, t in sorted(points.items())}
-        out[family] = {"label": rows[0].label, "n": len(rows), "flagged": flagged}
-    return out
-
-
-def _round(v: float | None) -> float | None:
-    return None if v is None else round(v, 4)
+def long_rows(
+    featurizer: Featurizer, train: Sequence[Row], files: dd.DataFiles, seed: int, window: int, embed: bool
+) -> list[Row]:
+    """Long benign documents, degenerate texts and embedded positives (``scripts/long_texts.py``), added
+    after the split; embedded rows whose payload cannot be found again are dropped (their every window
+    would be labelled positive). Records the texts' digest with the data files."""
+    rows = long_texts.training_rows(train, seed, window, embed)
+    kept = [
+        r
+        for r in rows
+        if featurizer.analyse(normalize(r.text)).tokens  # a ruler of "=" has no tokens, so no window to train on
+        and (r.payload is None or payload_span(featurizer, normalize(r.text), r.payload))
+    ]
+    digest = hashlib.sha256("\n\0".join(r.text for r in kept).encode()).hexdigest()
+    files.used["machine:long_texts"] = {"sha256": digest, "rows": len(kept)}
+    print(f"  long texts: {len(kept)} rows added ({len(rows) - len(kept)} embedded rows dropped)", flush=True)
+    return kept
 
 
 # -- one detector -----------------------------------------------------------------------------------
@@ -411,6 +295,8 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
     data, files = dd.load(name, cfg.seed)
     featurizer = Featurizer(cfg.bucket_bits)
     window, stride = WINDOWS.get(name, (WINDOW, STRIDE))
+    n_mix = len(data.train)
+    data.train.extend(long_rows(featurizer, data.train, files, cfg.seed, window, name in EMBEDDED))
     x, owner, window_y = design(featurizer, data.train, window, stride)
     heads, reports = [], {}
     points: dict[str, Any] = {}
@@ -424,13 +310,14 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
         groups = np.array([data.train[i].group for i in idx])
         own_windows = window_y[rows] if head == HEADS[name][0][0] else None  # the main head only
         text_w = source_weights([data.train[i] for i in idx], cfg.source_cap)
-        w, bias, report = fit_head(x[rows], remap[owner[rows]], y, groups, cfg, own_windows, text_w)
+        calibrate = idx < n_mix  # Platt on the training mix as it was; the long texts train the weights only
+        w, bias, report = fit_head(x[rows], remap[owner[rows]], y, groups, cfg, own_windows, text_w, calibrate)
         oof_prob = report.pop("_oof_prob")
         if head == HEADS[name][0][0]:
             points = oof_operating_points(data.train, oof_prob)
         q, scale = quantize(w, cfg.clip_quantile)
         report["nonzero_int8"] = int((q != 0).sum())
-        heads.append(Head(head, _int8_array(q), scale, bias))
+        heads.append(Head(head, array("b", q.tobytes()), scale, bias))
         reports[head] = report
         print(f"  {name}/{head}: C={report['C']} cv_auroc={report['cv_auroc_by_C']} rows={report['rows']}", flush=True)
     train_s = time.perf_counter() - t0
@@ -456,18 +343,12 @@ def train(name: str, cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
     save_model(manifest_path, cfg.bucket_bits, heads, info, window, stride)
     if name in OPERATING_POINTS:
         OPERATING_POINTS[name](manifest_path, data.test, files)
-    metrics = evaluate(name, data.test, out_dir, dd.user_oriented(files))
+    metrics = evaluate(name, data.test, out_dir, dd.user_oriented(files), [h for h, _, _ in HEADS[name][1:]])
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"] = metrics
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"  {name}: trained in {train_s:.1f}s; held-out {metrics['held_out']}", flush=True)
     return manifest
-
-
-def _int8_array(q: np.ndarray) -> Any:
-    from array import array
-
-    return array("b", q.tobytes())
 
 
 def main() -> None:

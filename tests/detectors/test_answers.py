@@ -84,6 +84,8 @@ def test_recorded_held_out_metrics_are_what_the_shipped_weights_give() -> None:
     td = _trainer()
     info = model_info("harmful_answer")
     for rel, meta in info["data"].items():
+        if rel.startswith("machine:"):  # texts read from the machine (long documents): a digest, not a file
+            continue
         if hashlib.sha256((td.dd.data_dir() / rel).read_bytes()).hexdigest() != meta["sha256"]:
             pytest.fail(f"{rel} changed since harmful_answer was trained; retrain it")
     data, _ = td.dd.load("harmful_answer", info["seed"])

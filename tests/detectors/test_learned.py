@@ -202,13 +202,22 @@ def test_logit_equals_the_trainers_dot_product() -> None:
     """Inference (memoized token sums, windows) computes exactly the dot product training optimised."""
     f = Featurizer(bits=12)
     weights = array("b", [(i * 37) % 255 - 127 for i in range(1 << 12)])
-    model = LinearModel(f, [Head("h", weights, 0.01, -0.3)])
-    for text in ["Hello there, general Kenobi!", "one two three " * 200]:
-        expected = max(
-            -0.3 + 0.01 * sum(weights[b] for b in buckets) / math.sqrt(len(buckets))
-            for buckets in f.window_buckets(text)
-        )
-        assert model.logit(f.analyse(text), "h") == pytest.approx(expected, abs=1e-9)
+    for text in ["Hello there, general Kenobi!", "one two three " * 200, " ".join(f"w{i % 97}" for i in range(900))]:
+        for window, stride in ((256, 128), (16, 8)):
+            model = LinearModel(f, [Head("h", weights, 0.01, -0.3)], window=window, stride=stride)
+            expected = max(
+                -0.3 + 0.01 * sum(weights[b] for b in buckets) / math.sqrt(len(buckets))
+                for buckets in f.window_buckets(text, window, stride)
+            )
+            assert model.logit(f.analyse(text), "h") == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_window_scores_each_distinct_token_and_bigram_once() -> None:
+    """Repetition adds nothing: the trainer's rows and inference see a window's features as a set."""
+    f = Featurizer(bits=12)
+    once = f.window_buckets("hello world hello")
+    assert f.window_buckets("hello world " * 100) == once == f.window_buckets("hello world " * 5000)[:1]
+    assert len(f.token["a" * 1000].buckets) == len(set(f.token["a" * 1000].buckets)) < 12
 
 
 def test_features_are_stable_across_processes() -> None:

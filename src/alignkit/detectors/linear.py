@@ -1,24 +1,34 @@
 """Hashed n-gram linear classifiers in pure Python: the inference behind the learned detectors.
 
-A text becomes tokens (lower-cased, split on whitespace). Each token contributes a fixed set of hashed
-features: the word with its edge punctuation stripped, the word's character 3-5-grams within word
-boundaries (UTF-8 bytes of ``" word "``), and the stripped punctuation; each pair of adjacent words adds
-a bigram feature. A feature is a bucket in ``[0, 2**bits)`` taken from ``zlib.crc32``, which is stable
-across processes and platforms (Python's ``hash()`` is salted per process, so it cannot index shipped
-weights).
+A text becomes tokens: lower-cased, split on whitespace and on the characters that join the parts of
+an identifier or a call in code (``_ ( ) [ ] { } =``), so ``instruction_index):`` is the words
+``instruction`` and ``index):``. Each token contributes a fixed set of hashed features: the word with
+its edge punctuation stripped, the word's character 3-5-grams within word boundaries (UTF-8 bytes of
+``" word "``), and the stripped punctuation; each pair of adjacent words adds a bigram feature. A
+feature is a bucket in ``[0, 2**bits)`` taken from ``zlib.crc32``, which is stable across processes and
+platforms (Python's ``hash()`` is salted per process, so it cannot index shipped weights).
 
-A head is a logistic regression over those feature counts divided by ``sqrt(n)``, ``n`` the number of
+A window's features are a set, not a bag: each distinct token (with its distinct n-grams) and each
+distinct bigram counts once. Repeating a phrase therefore adds nothing ("hello world" a thousand times
+reads like "hello world hello"), one character repeated a million times is one short token, and code
+that uses ``lines`` ten ways (``lines[i]``, ``lines.pop()``, ``len(lines)``) mostly repeats the token
+``lines``: neither repetition nor a degenerate text can push a score up (issue 12: with counts, the
+logit grew with the repetitions).
+
+A head is a logistic regression over those features divided by ``sqrt(n)``, ``n`` the number of
 features, so its logit is ``bias + scale * (sum of int8 weights of the features) / sqrt(n)``: int8 keeps
 the shipped weights small, and the scale and bias already include the Platt calibration, so the sigmoid
 of the logit is the probability. Every token-level feature depends on the token alone, so a head
-memoizes each token's weight sum: a 300-character text then costs one dict lookup per token and one
-array lookup per bigram, per head, whatever the n-gram orders.
+memoizes each token's weight sum: a 300-character text then costs one dict lookup per distinct token
+and one array lookup per distinct bigram, per head, whatever the n-gram orders.
 
-Texts longer than a model's window (:data:`WINDOW` tokens unless its manifest says otherwise) are
-scored in half-overlapping windows and the highest window wins, so an instruction buried in a long
-document is not diluted by the rest of it. Training
-(``scripts/train_detectors.py``) uses :meth:`Featurizer.window_buckets`, the same features, so a head's
-logit here equals the dot product the trainer optimised (a test checks it).
+Texts longer than a model's window (its manifest's ``window`` tokens, every ``stride`` tokens; about
+the length of what the model looks for, 16 to 64 tokens) are scored in overlapping windows and the
+highest window wins, so an insult or an instruction buried in a long document is not diluted by the
+rest of it (the trainer adds long benign documents, and positives embedded in them, so that a window
+of ordinary prose or code stays low however long the document).
+Training (``scripts/train_detectors.py``) uses :meth:`Featurizer.window_buckets`, the same features, so
+a head's logit here equals the dot product the trainer optimised (a test checks it).
 """
 
 from __future__ import annotations
@@ -29,9 +39,9 @@ import json
 import math
 import zlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
-from itertools import accumulate, pairwise
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -49,6 +59,7 @@ EDGE_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’«»…–—"
 _SEED_WORD = zlib.crc32(b"word:")
 _SEED_CHAR = zlib.crc32(b"char:")
 _SEED_PUNCT = zlib.crc32(b"punct:")
+_CODE_JOINERS = str.maketrans(dict.fromkeys("_()[]{}=", " "))  # split like whitespace (see the docstring)
 _BIGRAM_MIX = 0x9E3779B1  # odd 32-bit constant (golden ratio): spreads the first word's hash
 
 V = TypeVar("V")
@@ -81,17 +92,28 @@ class TokenFeatures:
     """The hashed features of one whitespace token."""
 
     word_hash: int  # 32-bit crc of the stripped word: combined with the next word's into a bigram
-    buckets: tuple[int, ...]  # the word, its character n-grams and its edge punctuation
+    buckets: tuple[int, ...]  # the word, its distinct character n-grams and its edge punctuation
 
 
 @dataclass(frozen=True, slots=True)
 class TextFeatures:
-    """One text, ready for any head: its tokens, its bigram buckets and each token's feature count."""
+    """One text, ready for any head: its tokens, its bigram buckets, each token's feature count, and
+    the whole text's distinct features (what a text that fits in one window is scored on)."""
 
     tokens: tuple[str, ...]
     bigrams: tuple[int, ...]  # bigrams[i] joins tokens[i] and tokens[i + 1]
     counts: tuple[int, ...]  # features of each token
-    n_features: int  # all of them, bigrams included
+    distinct: dict[str, int]  # each distinct token -> its feature count
+    distinct_bigrams: frozenset[int]
+
+    def span(self, start: int, end: int) -> tuple[dict[str, int], Set[int]]:
+        """The distinct tokens of ``tokens[start:end]`` (with their feature counts) and the distinct
+        bigrams joining them: the set of features a window is scored on."""
+        if start == 0 and end >= len(self.tokens):
+            return self.distinct, self.distinct_bigrams
+        return dict(zip(self.tokens[start:end], self.counts[start:end], strict=True)), set(
+            self.bigrams[start : end - 1]
+        )
 
 
 class Featurizer:
@@ -119,28 +141,29 @@ class Featurizer:
                 if affix:
                     data = affix[:8].encode("utf-8", "surrogatepass")
                     buckets.append(zlib.crc32(data, _SEED_PUNCT) & mask)
-        return TokenFeatures(word_hash, tuple(buckets))
+        return TokenFeatures(word_hash, tuple(dict.fromkeys(buckets)))  # distinct: "aaaa..." is not 30 "aaa"s
 
     def analyse(self, text: str) -> TextFeatures:
         """Tokens, bigrams and feature counts of ``text`` (linear in its length)."""
-        tokens = text.lower().split()
+        tokens = text.lower().translate(_CODE_JOINERS).split()
         infos = list(map(self.token.__getitem__, tokens))
         hashes = [f.word_hash for f in infos]
         mask = self.mask
         bigrams = tuple([((a * _BIGRAM_MIX) ^ b) & mask for a, b in pairwise(hashes)])
         counts = tuple([len(f.buckets) for f in infos])
-        return TextFeatures(tuple(tokens), bigrams, counts, sum(counts) + len(bigrams))
+        return TextFeatures(tuple(tokens), bigrams, counts, dict(zip(tokens, counts, strict=True)), frozenset(bigrams))
 
     def window_buckets(self, text: str, window: int = WINDOW, stride: int = STRIDE) -> list[list[int]]:
-        """Every feature (with repeats) of each window (see :func:`windows`): the trainer's rows."""
+        """The features of each window (see :func:`windows`; distinct tokens and bigrams, as
+        :meth:`TextFeatures.span` says): the trainer's rows."""
         f = self.analyse(text)
         out = []
         for start, end in windows(len(f.tokens), window, stride):
+            tokens, bigrams = f.span(start, end)
             buckets: list[int] = []
-            for token in f.tokens[start:end]:
+            for token in tokens:
                 buckets += self.token[token].buckets
-            buckets += f.bigrams[start : end - 1]
-            out.append(buckets)
+            out.append(buckets + sorted(bigrams))
         return out
 
 
@@ -199,17 +222,13 @@ class LinearModel:
             return -math.inf
         h = self.heads[head]
         sums = self._token_sums[head]
-        if len(f.tokens) <= self.window:
-            total = sum(map(sums.__getitem__, f.tokens)) + sum(map(h.weights.__getitem__, f.bigrams))
-            return h.bias + h.scale * total / math.sqrt(f.n_features)
-        # Prefix sums make every window O(1), so a long text costs O(tokens) whatever the overlap.
-        tok = [0, *accumulate(map(sums.__getitem__, f.tokens))]
-        big = [0, *accumulate(map(h.weights.__getitem__, f.bigrams))]
-        cnt = [0, *accumulate(f.counts)]
-        return max(
-            h.bias + h.scale * (tok[e] - tok[s] + big[e - 1] - big[s]) / math.sqrt(cnt[e] - cnt[s] + e - s - 1)
-            for s, e in windows(len(f.tokens), self.window, self.stride)
-        )
+        weight = h.weights.__getitem__
+        best = -math.inf
+        for start, end in windows(len(f.tokens), self.window, self.stride):
+            tokens, bigrams = f.span(start, end)
+            total = sum(map(sums.__getitem__, tokens)) + sum(map(weight, bigrams))
+            best = max(best, h.bias + h.scale * total / math.sqrt(sum(tokens.values()) + len(bigrams)))
+        return best
 
     def probability(self, f: TextFeatures, head: str) -> float:
         return sigmoid(self.logit(f, head))
