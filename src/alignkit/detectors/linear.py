@@ -33,15 +33,17 @@ a head's logit here equals the dot product the trainer optimised (a test checks 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
 import math
 import zlib
 from array import array
-from collections.abc import Callable, Sequence, Set
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Sequence, Set
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -95,7 +97,7 @@ class TokenFeatures:
     buckets: tuple[int, ...]  # the word, its distinct character n-grams and its edge punctuation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TextFeatures:
     """One text, ready for any head: its tokens, its bigram buckets, each token's feature count, and
     the whole text's distinct features (what a text that fits in one window is scored on)."""
@@ -105,6 +107,13 @@ class TextFeatures:
     counts: tuple[int, ...]  # features of each token
     distinct: dict[str, int]  # each distinct token -> its feature count
     distinct_bigrams: frozenset[int]
+    n_features: int  # of the whole text, each distinct token and bigram once
+
+    @functools.cached_property
+    def repeated(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Positions of the tokens that occurred before, where each last did, and the same for bigrams: a
+        window ``[s, e)`` counts a token at ``i`` again exactly when its last occurrence is ``>= s``."""
+        return (*_repeats(self.tokens), *_repeats(self.bigrams))
 
     def span(self, start: int, end: int) -> tuple[dict[str, int], Set[int]]:
         """The distinct tokens of ``tokens[start:end]`` (with their feature counts) and the distinct
@@ -114,6 +123,19 @@ class TextFeatures:
         return dict(zip(self.tokens[start:end], self.counts[start:end], strict=True)), set(
             self.bigrams[start : end - 1]
         )
+
+
+def _repeats(items: Sequence[Hashable]) -> tuple[list[int], list[int]]:
+    """The positions of the items seen before, and where each was last seen."""
+    last: dict[Hashable, int] = {}
+    at, before = [], []
+    for i, item in enumerate(items):
+        j = last.get(item, -1)
+        if j >= 0:
+            at.append(i)
+            before.append(j)
+        last[item] = i
+    return at, before
 
 
 class Featurizer:
@@ -151,7 +173,9 @@ class Featurizer:
         mask = self.mask
         bigrams = tuple([((a * _BIGRAM_MIX) ^ b) & mask for a, b in pairwise(hashes)])
         counts = tuple([len(f.buckets) for f in infos])
-        return TextFeatures(tuple(tokens), bigrams, counts, dict(zip(tokens, counts, strict=True)), frozenset(bigrams))
+        distinct, distinct_bigrams = dict(zip(tokens, counts, strict=True)), frozenset(bigrams)
+        n = sum(distinct.values()) + len(distinct_bigrams)
+        return TextFeatures(tuple(tokens), bigrams, counts, distinct, distinct_bigrams, n)
 
     def window_buckets(self, text: str, window: int = WINDOW, stride: int = STRIDE) -> list[list[int]]:
         """The features of each window (see :func:`windows`; distinct tokens and bigrams, as
@@ -223,11 +247,26 @@ class LinearModel:
         h = self.heads[head]
         sums = self._token_sums[head]
         weight = h.weights.__getitem__
+        if len(f.tokens) <= self.window:  # most prompts: one window, the whole text's features
+            total = sum(map(sums.__getitem__, f.distinct)) + sum(map(weight, f.distinct_bigrams))
+            return h.bias + h.scale * total / math.sqrt(f.n_features)
+        # Prefix sums give each window's bag in O(1); then each repeat inside the window is taken out
+        # again (bisect finds them), so a long text costs O(tokens + repeats per window).
+        t_sum, b_sum = list(map(sums.__getitem__, f.tokens)), list(map(weight, f.bigrams))
+        tok, big, cnt = ([0, *accumulate(v)] for v in (t_sum, b_sum, f.counts))
+        t_at, t_before, b_at, b_before = f.repeated
         best = -math.inf
-        for start, end in windows(len(f.tokens), self.window, self.stride):
-            tokens, bigrams = f.span(start, end)
-            total = sum(map(sums.__getitem__, tokens)) + sum(map(weight, bigrams))
-            best = max(best, h.bias + h.scale * total / math.sqrt(sum(tokens.values()) + len(bigrams)))
+        for s, e in windows(len(f.tokens), self.window, self.stride):
+            total, n = tok[e] - tok[s] + big[e - 1] - big[s], cnt[e] - cnt[s] + e - s - 1
+            for k in range(bisect_left(t_at, s), bisect_left(t_at, e)):
+                if t_before[k] >= s:
+                    total -= t_sum[t_at[k]]
+                    n -= f.counts[t_at[k]]
+            for k in range(bisect_left(b_at, s), bisect_left(b_at, e - 1)):
+                if b_before[k] >= s:
+                    total -= b_sum[b_at[k]]
+                    n -= 1
+            best = max(best, h.bias + h.scale * total / math.sqrt(n))
         return best
 
     def probability(self, f: TextFeatures, head: str) -> float:
