@@ -60,7 +60,10 @@ injections in documents); these rows train the weights, not the Platt calibratio
 threshold's look-alike pool. **Same-source or not:** the licence figures are close to same-source (the training licences
 are Debian's per-package copyright files, which quote the same GPL/LGPL/Apache texts); the standard library,
 the syslog-style log, the repeated phrases and the embedded contrast positives (held-out templates and slot
-values of trained families) were never trained on; the look-alike families are held-out templates."""
+values of trained families) were never trained on; the look-alike families are held-out templates.
+**Latency** varies with the load of this shared 2-core machine: three interleaved before/after runs of the
+same measurement gave p50 57-86 → 61-111 µs and p90 146-200 → 189-307 µs (a text over 16 tokens now gets
+several toxicity windows); the p50 of the table below is one run of each, minutes apart."""
 
 
 def flagged_texts(dets: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
@@ -138,8 +141,8 @@ def render(before: dict[str, Any], after: dict[str, Any]) -> str:
         "## Learned detectors: long and degenerate texts (issue 12)",
         "",
         stamp(
-            "python bench/bench_long_texts.py --before-src DIR --write (DIR: `git archive REV src` of the "
-            "code before the change)"
+            "python bench/bench_long_texts.py --before-src DIR --write (DIR: `git archive 8fc2fb4 src`, the code and "
+            "weights before the change; raw figures: bench/data/long_texts.json)"
         ),
         "",
         __doc__.split("    python")[0].split("\n\n", 1)[1].strip(),

@@ -2,7 +2,7 @@
 positives stay positive inside a long document.
 
 Before: "hello world" repeated 100 times scored jailbreak 1.0, the GPL-3's first 2 KB 0.97, "a" repeated
-a million times was toxic, and most licences and standard-library modules were refused whole (68 of
+a million times was toxic, and licences and standard-library modules were refused whole (44 of
 the 150 detector x document pairs below; bench/RESULTS.md, "long and degenerate texts"). The texts
 here were never trained on (``scripts/long_texts.py`` keeps the training ones apart).
 
