@@ -82,9 +82,9 @@ def test_refusal_detector() -> None:
     assert not empty.flagged and empty.label == "empty"
     late = det.detect("Here is the full guide. " + "Step. " * 60 + "I cannot stress this enough.")
     assert not late.flagged
-    with pytest.raises(ConfigError, match="unknown argument.*thresold; refusal takes threshold"):
+    with pytest.raises(ConfigError, match=r"unknown argument.*thresold; refusal takes threshold"):
         get_detector("refusal", thresold=0.3)
-    with pytest.raises(ConfigError, match="max: .*got 'abc'"):
+    with pytest.raises(ConfigError, match=r"max: .*got 'abc'"):
         get_detector("valid_length", max="abc")  # a wrong type is named, not a TypeError from inside
 
 
