@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 
+from alignkit.core.errors import ConfigError
+from alignkit.detectors import Detector, detectors, get_detector
+from alignkit.detectors.arguments import resolve_models
+from alignkit.providers import get_model
 from tests.helpers.openai_server import OpenAICompatServer
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
@@ -145,3 +149,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not has_cuda:
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+# Detectors whose arguments name a local model folder, which no registration example can hold: the test
+# builds a tiny one from a config (never downloaded).
+MODEL_FOLDER_ARGS = {"hf_classifier": ("tiny_classifier_dir", "model")}
+
+
+def build_detector(name: str, request: pytest.FixtureRequest) -> Detector:
+    """From the registration's example (model names resolved as a guard spec resolves them), or a tiny
+    model folder built for the test."""
+    example = resolve_models(name, detectors.entry(name).example or {}, get_model)
+    if name in MODEL_FOLDER_ARGS and HAS_TORCH:
+        fixture, arg = MODEL_FOLDER_ARGS[name]
+        example[arg] = str(request.getfixturevalue(fixture))
+    return get_detector(name, **example)
+
+
+@pytest.fixture(scope="module")
+def built(request: pytest.FixtureRequest) -> dict[str, Detector | ConfigError]:
+    """Every registered detector built as :func:`build_detector` builds it, or the error it gave."""
+    out: dict[str, Detector | ConfigError] = {}
+    for name in detectors.names():
+        try:
+            out[name] = build_detector(name, request)
+        except ConfigError as e:  # a model folder without the hf extra: see below
+            out[name] = e
+    return out
+
+
+def detector_or_skip(built: dict[str, Detector | ConfigError], name: str) -> Detector:
+    d = built[name]
+    if isinstance(d, ConfigError):
+        pytest.skip(f"{name} cannot be built offline here: {d}")
+    return d

@@ -21,7 +21,8 @@ from alignkit.core.records import Verdict
 from alignkit.detectors import MAX_TEXT_CHARS, Detector, detectors, get_detector
 from alignkit.detectors.arguments import resolve_models, signature
 from alignkit.providers import get_model, providers
-from tests.conftest import HAS_TORCH, needs_embedded, needs_torch
+from tests.conftest import HAS_TORCH, MODEL_FOLDER_ARGS, needs_embedded, needs_torch
+from tests.conftest import detector_or_skip as _detector
 
 HOSTILE_TEXTS = {
     "empty": "",
@@ -35,39 +36,6 @@ HOSTILE_TEXTS = {
     "lone_surrogate_free_emoji": "🙂" * 5_000,
 }
 DETECTORS = [e.name for e in detectors]
-
-
-# Detectors whose arguments name a local model folder, which no registration example can hold: the test
-# builds a tiny one from a config (never downloaded).
-MODEL_FOLDER_ARGS = {"hf_classifier": ("tiny_classifier_dir", "model")}
-
-
-def _build_detector(name: str, request: pytest.FixtureRequest) -> Detector:
-    """From the registration's example (model names resolved as a guard spec resolves them), or a tiny
-    model folder built for the test."""
-    example = resolve_models(name, detectors.entry(name).example or {}, get_model)
-    if name in MODEL_FOLDER_ARGS and HAS_TORCH:
-        fixture, arg = MODEL_FOLDER_ARGS[name]
-        example[arg] = str(request.getfixturevalue(fixture))
-    return get_detector(name, **example)
-
-
-@pytest.fixture(scope="module")
-def built(request: pytest.FixtureRequest) -> dict[str, Detector | ConfigError]:
-    out: dict[str, Detector | ConfigError] = {}
-    for name in DETECTORS:
-        try:
-            out[name] = _build_detector(name, request)
-        except ConfigError as e:  # a model folder without the hf extra: see below
-            out[name] = e
-    return out
-
-
-def _detector(built: dict[str, Detector | ConfigError], name: str) -> Detector:
-    d = built[name]
-    if isinstance(d, ConfigError):
-        pytest.skip(f"{name} needs arguments no offline example gives: {d}")
-    return d
 
 
 @pytest.mark.parametrize("name", DETECTORS)

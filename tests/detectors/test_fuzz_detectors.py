@@ -24,7 +24,7 @@ from alignkit.core.errors import ConfigError
 from alignkit.core.records import Verdict
 from alignkit.detectors import Detector, detectors
 from alignkit.guard import ACTIONS, Guard, GuardValidationError, Validator
-from tests.test_contracts import _build_detector
+from tests.conftest import detector_or_skip as _detector
 
 SEED = 20261212
 CASE_SECONDS = 20.0  # per case: far above any honest cost, far below a hang
@@ -117,24 +117,6 @@ NOT_TEXT: list[Any] = [None, 12345, 1.5, True, b"bytes", bytearray(b"x"), ["a li
 # -- the checks -------------------------------------------------------------------------------------
 def _heavy(name: str) -> bool:
     return name.endswith(HEAVY) or name in HEAVY
-
-
-@pytest.fixture(scope="module")
-def built(request: pytest.FixtureRequest) -> dict[str, Detector | ConfigError]:
-    out: dict[str, Detector | ConfigError] = {}
-    for name in detectors.names():
-        try:
-            out[name] = _build_detector(name, request)
-        except ConfigError as e:  # a model folder without the hf extra (test_contracts says which)
-            out[name] = e
-    return out
-
-
-def _detector(built: dict[str, Detector | ConfigError], name: str) -> Detector:
-    d = built[name]
-    if isinstance(d, ConfigError):
-        pytest.skip(f"{name} cannot be built offline here: {d}")
-    return d
 
 
 def _cases(name: str) -> list[tuple[str, str]]:
