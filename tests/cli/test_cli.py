@@ -188,3 +188,5 @@ def test_redteam_scan_gives_model_backed_converters_their_model(tmp_path: Path) 
     assert all(r.prompt == "OK" for r in rows)  # what the converter model wrote is what the target got
     without = CliRunner().invoke(cli, [*args, "--converters", "translate", "--run-id", "u"])
     assert without.exit_code != 0 and "model" in without.output
+    unused = CliRunner().invoke(cli, [*args, "--converters", "base64", "--converter-model", "mock/fixed"])
+    assert unused.exit_code == 2 and "none of --converters 'base64' calls a model" in unused.output

@@ -174,6 +174,8 @@ def scan(
     model = _scan_target(target, model_args, guard_spec, concurrency)
     rewriter = load_model(converter_model, ()) if converter_model else None
     stacks = [parse_stack(c, model=rewriter) for c in converters.split(",") if c.strip()]
+    if rewriter is not None and not any(s.calls_model for s in stacks):
+        raise click.UsageError(f"--converter-model is given but none of --converters {converters!r} calls a model")
     attempts = plan(probes, stacks, seed, attacks=chosen)
     cfg = ScanConfig(
         concurrency, batch_size, retries, timeout, seed=seed, max_tokens=max_tokens
