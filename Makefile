@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.alignkit-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit browser bench train-detectors clean-venv
+.PHONY: demo test lint typecheck unit browser services bench train-detectors clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alignkit needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -36,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) browser
+unit: $(STAMP) browser services
 	$(BIN)/pytest -q
 
 # The labelling app's browser test drives Debian's chromium through playwright (no browser download).
@@ -46,6 +46,21 @@ browser:
 		echo "installing Debian's chromium for the browser test"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; \
+	fi
+
+# The gateway's tests start real Redis and PostgreSQL servers in temporary folders (tests/gateway/services.py);
+# this installs Debian's packages when their programs are missing. ALIGNKIT_SKIP_SERVICES=1 skips the install
+# (the tests that need a server then skip, saying which program is missing).
+services:
+	@if [ "$$ALIGNKIT_SKIP_SERVICES" != 1 ]; then \
+		missing=""; \
+		command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+		{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+		if [ -n "$$missing" ]; then \
+			echo "installing$$missing for the gateway's tests"; \
+			SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+			$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $$missing; \
+		fi; \
 	fi
 
 bench: $(STAMP)

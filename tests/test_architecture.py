@@ -211,6 +211,9 @@ LAZY_IMPORTS = {
     "tokenizers",
     "onnxruntime",
     "jsonschema",  # ~0.2 s to import; only the json_schema validator needs it
+    "psycopg",  # the gateway's PostgreSQL store, only when a postgresql:// URL is configured
+    "psycopg_pool",
+    "redis",  # the gateway's shared rate limits, only when a redis:// URL is configured
 }
 
 

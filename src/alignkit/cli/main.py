@@ -28,7 +28,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "alignkit.cli.detect:detect",
         "Score every line of a JSONL file with a detector (for screening datasets).",
     ),
+    "feedback": (
+        "alignkit.cli.gateway_data:feedback",
+        "User feedback sent to the gateway, exported as preference pairs or labelling-app items.",
+    ),
     "guard": ("alignkit.cli.guard:guard", "Runtime guardrails: validate what goes into and comes out of a model."),
+    "keys": ("alignkit.cli.keys:keys", "The gateway's API keys: create (shown once), list, revoke."),
     "label": (
         "alignkit.cli.label:label",
         "Preference labelling: a web app where people compare two answers, and its exports.",
@@ -38,7 +43,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List model providers, the embedded default and models cached on this machine.",
     ),
     "redteam": ("alignkit.cli.redteam:redteam", "Red teaming: systematic attack scans with trustworthy judges."),
+    "reviews": (
+        "alignkit.cli.gateway_data:reviews",
+        "Human review queue of the gateway: list, show and export reviewer decisions.",
+    ),
     "rlhf": ("alignkit.cli.rlhf:rlhf", "RLHF: reward models, PPO, DPO / RLOO / GRPO, evaluation."),
+    "serve": (
+        "alignkit.cli.serve:serve",
+        "Serve models behind the guard as an OpenAI-compatible API, with limits, logs, review and feedback.",
+    ),
 }
 
 
