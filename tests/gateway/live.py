@@ -13,13 +13,23 @@ from typing import Any
 
 @contextmanager
 def live_server(app: Any, *, lifespan: str = "on") -> Iterator[str]:
-    """Serve ``app``; yields its base URL (``http://127.0.0.1:PORT``). Stops the server on exit."""
+    """Serve ``app``; yields its base URL (``http://127.0.0.1:PORT``). Stops the server on exit.
+
+    A gateway app is served as ``alignkit serve`` serves it (:func:`alignkit.gateway.server.uvicorn_config`:
+    header deadlines, bounded connections)."""
     import uvicorn
+
+    from alignkit.gateway.server import uvicorn_config
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    gw = getattr(getattr(app, "state", None), "gateway", None)
+    if gw is not None:
+        config = uvicorn_config(app, gw.config, lifespan=lifespan)
+    else:
+        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

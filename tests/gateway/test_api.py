@@ -44,7 +44,12 @@ class Recorder(ModelBase):
 
 def make(tmp_path: Path, models: dict[str, Any] | None = None, **config: Any) -> Gateway:
     routes = config.pop("routes", [{"name": "m", "model": "mock/echo"}])
-    base = {"auth": "none", "database": str(tmp_path / "g.sqlite"), "models": routes}
+    base = {
+        "auth": "none",
+        "database": str(tmp_path / "g.sqlite"),
+        "models": routes,
+        "allowed_hosts": ["testserver", "127.0.0.1"],
+    }
     return Gateway(GatewayConfig.model_validate({**base, **config}), models=models)
 
 
@@ -238,6 +243,21 @@ def test_keys_scopes_and_model_allow_lists(tmp_path: Path) -> None:
         assert call(only_a) == 401
         row = gw.db.read("SELECT secret_hash FROM api_keys WHERE key_id = ?", (rec.key_id,))[0][0]
         assert reviewer.split("-")[-1] not in row and len(row) == 64
+
+
+def test_a_key_less_gateway_answers_only_loopback_host_names(tmp_path: Path) -> None:
+    gw = Gateway(
+        GatewayConfig.model_validate(
+            {
+                "auth": "none",
+                "database": str(tmp_path / "g.sqlite"),
+                "models": [{"name": "m", "model": "mock/echo", "guard": None}],
+            }
+        )
+    )
+    with TestClient(create_app(gw), base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/health", headers={"host": "attacker.example"}).status_code == 400
 
 
 def test_auth_none_is_refused_off_loopback() -> None:

@@ -7,10 +7,10 @@ import os
 
 import click
 
-from alignkit.cli.label import run_server
 from alignkit.core.errors import ConfigError
 from alignkit.gateway.app import Gateway, create_app
 from alignkit.gateway.config import GatewayConfig
+from alignkit.gateway.server import run
 
 CONFIG_ENV = "ALIGNKIT_GATEWAY_CONFIG"
 
@@ -64,4 +64,4 @@ def serve(config_path: str | None, host: str | None, port: int | None, model: st
     click.echo(
         f"alignkit gateway: {names} at http://{shown}:{config.port}/v1  (pid {os.getpid()}, Ctrl+C to stop)", err=True
     )
-    run_server(app, config.host, config.port)
+    run(app, config)

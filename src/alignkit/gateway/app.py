@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alignkit.core.model import Model
@@ -35,6 +36,9 @@ from alignkit.gateway.metrics import Metrics
 from alignkit.gateway.schema import MIGRATIONS
 from alignkit.gateway.upstream import Upstreams
 from alignkit.guard import Guard
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class Gateway:
@@ -80,10 +84,11 @@ class Gateway:
 
 
 class BodyLimit:
-    """ASGI middleware: a body over ``limit`` bytes gets 413 before it is read whole (chunked or not)."""
+    """ASGI middleware: a body over ``limit`` bytes gets 413 before it is read whole (chunked or not), and
+    a body whose next piece takes longer than ``timeout_s`` gets 408."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float = 30.0) -> None:
+        self.app, self.limit, self.timeout_s = app, limit, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,31 +96,42 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(self.limit)(scope, receive, send)
+            await _refuse(413, f"request body over {self.limit:,} bytes", "request_too_large")(scope, receive, send)
             return
-        seen = 0
+        seen, started = 0, False
 
         async def limited() -> Any:
             nonlocal seen
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout_s)
+            except TimeoutError:
+                raise _Refused(408, f"no request body data for {self.timeout_s:g}s", "request_timeout") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise _Refused(413, f"request body over {self.limit:,} bytes", "request_too_large")
             return message
 
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(self.limit)(scope, receive, send)
+            await self.app(scope, limited, tracked)
+        except _Refused as e:
+            if not started:  # a response already begun cannot be replaced; the connection just ends
+                await _refuse(e.status, e.message, e.code)(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return ApiError(413, f"request body over {limit:,} bytes", code="request_too_large").response()
+def _refuse(status: int, message: str, code: str) -> JSONResponse:
+    return ApiError(status, message, code=code).response()
 
 
 def create_app(gw: Gateway) -> FastAPI:
@@ -160,5 +176,8 @@ def create_app(gw: Gateway) -> FastAPI:
     app.include_router(reviews.router(gw))
     app.include_router(incidents.router(gw))
     app.include_router(dashboard.router(gw))
-    app.add_middleware(BodyLimit, limit=gw.config.max_body_bytes)
+    hosts = gw.config.allowed_hosts or (LOOPBACK_NAMES if gw.config.auth == "none" else None)
+    if hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
+    app.add_middleware(BodyLimit, limit=gw.config.max_body_bytes, timeout_s=gw.config.body_timeout_s)
     return app

@@ -183,6 +183,15 @@ class GatewayConfig(Strict):
     logging: LogConfig = Field(default_factory=LogConfig)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     """Largest request body; bigger ones get 413."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """Time a client has to send a request's headers (slow clients get 408)."""
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest wait for the next piece of a request body (slow clients get 408)."""
+    allowed_hosts: list[str] | None = None
+    """Host header values to answer (others get 400); None: any with ``auth: keys``, and only loopback
+    names with ``auth: none`` (a web page cannot reach a key-less gateway through DNS rebinding)."""
+    max_connections: int = Field(default=1024, ge=1)
+    """Connections served at once; more get 503."""
     store_text: bool = True
     """Keep each exchange (PII redacted) so feedback and reviews can become training data."""
 
