@@ -37,7 +37,6 @@ from alignkit.gateway.schema import MIGRATIONS
 from alignkit.gateway.upstream import Upstreams
 from alignkit.guard import Guard
 
-
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 

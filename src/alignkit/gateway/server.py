@@ -19,7 +19,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from alignkit.gateway.config import GatewayConfig
 
-TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n"
+TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 16\r\nconnection: close\r\n\r\n"
+    b"request timeout\n"
+)
 
 
 class DeadlineH11(H11Protocol):
