@@ -12,7 +12,6 @@ honour (tools, n > 1, logprobs, response formats) get 400 naming them, never a s
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.messages import Message
-from alignkit.gateway import pipeline
+from alignkit.gateway import pipeline, responses
 from alignkit.gateway.auth import ApiError, require
 from alignkit.gateway.events import RequestDone
 from alignkit.gateway.keys import ApiKey
@@ -204,13 +203,13 @@ async def _serve(
     finally:
         await lease.release(used)
     _stages(stages, ctx, t0)
-    headers = {**lease.headers, **_decision_headers(ctx, result)}
+    headers = {**lease.headers, **responses.decision_headers(ctx, result)}
     if result.refused_by_exception:
         _done(gw, ctx, request.url.path, 400, result, False, stages, t0)
         err = ApiError(400, "the request or its answer failed a safety check", code="content_filter", headers=headers)
         return err.response(request_id)
     _done(gw, ctx, request.url.path, 200, result, False, stages, t0)
-    return JSONResponse(_body(ctx, result, kind, body.model), headers=headers)
+    return JSONResponse(responses.body(ctx, result, kind, body.model), headers=headers)
 
 
 async def _acquire(
@@ -247,61 +246,6 @@ def _stages(stages: dict[str, float], ctx: RequestContext, t0: float) -> None:
     else:  # stopped before the upstream: it was all input guard
         stages["input_guard"] = max(0.0, end - guard_start)
     stages["total"] = end - t0
-
-
-def _decision_headers(ctx: RequestContext, result: pipeline.Result) -> dict[str, str]:
-    flagged = sorted({d.validator for d in result.decisions if d.flagged})
-    headers = {"x-request-id": ctx.request_id, "x-alignkit-decision": result.decision}
-    if flagged:
-        headers["x-alignkit-flagged"] = ",".join(flagged)
-    return headers
-
-
-def _meta(ctx: RequestContext, result: pipeline.Result) -> dict[str, Any]:
-    return {
-        "request_id": ctx.request_id,
-        "decision": result.decision,
-        "review_ids": ctx.review_ids,
-        "checks": [
-            {
-                "rail": d.rail,
-                "validator": d.validator,
-                "score": round(d.score, 4),
-                "flagged": d.flagged,
-                "action": d.action,
-            }
-            for d in result.decisions
-        ],
-    }
-
-
-def _usage(result: pipeline.Result) -> dict[str, int]:
-    p, c = result.prompt_tokens, result.completion_tokens
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-
-def _body(ctx: RequestContext, result: pipeline.Result, kind: str, model: str) -> dict[str, Any]:
-    created = int(time.time())
-    if kind == "chat":
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": result.text},
-            "finish_reason": result.finish_reason,
-            "logprobs": None,
-        }
-        obj = "chat.completion"
-    else:
-        choice = {"index": 0, "text": result.text, "finish_reason": result.finish_reason, "logprobs": None}
-        obj = "text_completion"
-    return {
-        "id": ctx.response_id,
-        "object": obj,
-        "created": created,
-        "model": model,
-        "choices": [choice],
-        "usage": _usage(result),
-        "alignkit": _meta(ctx, result),
-    }
 
 
 def _done(
@@ -356,13 +300,15 @@ def _streaming(
         status = 200
         CURRENT.set(ctx)
         if kind == "chat":
-            yield _sse(_chunk(ctx, kind, body.model, "", None))  # the role comes first, as OpenAI sends it
+            yield responses.sse(
+                responses.chunk(ctx, kind, body.model, "", None)
+            )  # the role comes first, as OpenAI sends it
         try:
             async for piece in pipeline.stream(up, messages, gen, ctx, result):
-                yield _sse(_chunk(ctx, kind, body.model, piece, None))
+                yield responses.sse(responses.chunk(ctx, kind, body.model, piece, None))
         except UpstreamError as e:
             status = e.status
-            yield _sse({"error": {"message": str(e), "type": "upstream_error", "code": e.kind}})
+            yield responses.sse({"error": {"message": str(e), "type": "upstream_error", "code": e.kind}})
         finally:
             if status == 200:
                 await asyncio.to_thread(
@@ -372,31 +318,14 @@ def _streaming(
             _stages(stages, ctx, t0)
             _done(gw, ctx, endpoint, status, result if status == 200 else None, True, stages, t0)
         if status == 200:
-            last = _chunk(ctx, kind, body.model, "", result.finish_reason)
-            last["alignkit"] = _meta(ctx, result)
-            yield _sse(last)
+            last = responses.chunk(ctx, kind, body.model, "", result.finish_reason)
+            last["alignkit"] = responses.meta(ctx, result)
+            yield responses.sse(last)
             if include_usage:
-                tail = _chunk(ctx, kind, body.model, None, None)
-                tail["choices"], tail["usage"] = [], _usage(result)
-                yield _sse(tail)
+                tail = responses.chunk(ctx, kind, body.model, None, None)
+                tail["choices"], tail["usage"] = [], responses.usage(result)
+                yield responses.sse(tail)
         yield "data: [DONE]\n\n"
 
     headers = {**lease.headers, "x-request-id": ctx.request_id, "cache-control": "no-cache"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
-
-
-def _chunk(ctx: RequestContext, kind: str, model: str, text: str | None, finish: str | None) -> dict[str, Any]:
-    if kind == "chat":
-        delta: dict[str, Any] = (
-            {} if text is None else {"content": text} if text or finish else {"role": "assistant", "content": ""}
-        )
-        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        obj = "chat.completion.chunk"
-    else:
-        choice = {"index": 0, "text": text or "", "finish_reason": finish, "logprobs": None}
-        obj = "text_completion"
-    return {"id": ctx.response_id, "object": obj, "created": int(time.time()), "model": model, "choices": [choice]}
-
-
-def _sse(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
