@@ -53,7 +53,7 @@ class Gateway:
         self.events = Events()
         self.keys = KeyStore(self.db)
         self.limiter = build_limiter(config)
-        self.metrics = Metrics(self.events)
+        self.metrics = Metrics(self.events, models=[m.name for m in config.models])
         self.request_log = setup_logging(config.logging, self.events)
         self.reviews = reviews.ReviewQueue(self.db, config.review, self.events)
         self.feedback = feedback.FeedbackStore(self.db, self.events)

@@ -228,9 +228,9 @@ async def _acquire(
         lease: Lease = await gw.limiter.acquire(
             None if key is None else key.key_id, key_limits, up.route.name, up.route.limits, tokens
         )
-    except RateLimited as e:
-        headers = {**e.headers, "retry-after": str(max(1, round(e.retry_after_s)))}
-        raise ApiError(429, str(e), "rate_limit_error", "rate_limit_exceeded", headers=headers) from None
+    except RateLimited as e:  # 429 over a limit, 400 a request no limit can ever admit, 503 limiter down
+        kind = {429: "rate_limit_error", 400: "invalid_request_error"}.get(e.status, "server_error")
+        raise ApiError(e.status, str(e), kind, e.code, headers=e.headers) from None
     stages["limits"] = time.perf_counter() - start
     return lease
 
@@ -309,12 +309,16 @@ def _streaming(
         except UpstreamError as e:
             status = e.status
             yield responses.sse({"error": {"message": str(e), "type": "upstream_error", "code": e.kind}})
-        finally:
-            if status == 200:
-                await asyncio.to_thread(
-                    pipeline.save, gw.db, ctx, ctx.messages, result, store_text=gw.config.store_text
-                )
-            await lease.release(result.prompt_tokens + result.completion_tokens)
+        finally:  # shielded: a client that goes away mid-stream still gets its record, and frees its slot
+
+            async def finish() -> None:
+                await lease.release(result.prompt_tokens + result.completion_tokens)
+                if status == 200:
+                    await asyncio.to_thread(
+                        pipeline.save, gw.db, ctx, ctx.messages, result, store_text=gw.config.store_text
+                    )
+
+            await asyncio.shield(finish())
             _stages(stages, ctx, t0)
             _done(gw, ctx, endpoint, status, result if status == 200 else None, True, stages, t0)
         if status == 200:

@@ -138,6 +138,7 @@ class Resilient(ModelBase):
     async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         ctx = CURRENT.get()
         last: UpstreamError | None = None
+        detail = ""
         for attempt in range(self.route.retries + 1):
             self.breaker.before()
             start = time.perf_counter()
@@ -148,8 +149,11 @@ class Resilient(ModelBase):
                     out = await self.model.agenerate_batch(list(prompts), config, on_error="raise")
             except TimeoutError:
                 last = UpstreamTimeout(f"the upstream model did not answer within {self.route.timeout_s:g}s")
-            except (ProviderError, OSError) as e:
-                last = UpstreamFailed(f"the upstream model failed: {scrub(str(e))[:300]}")
+                detail = str(last)
+            except (ProviderError, OSError) as e:  # the client learns the kind; the (scrubbed) detail goes to the log
+                last, detail = UpstreamFailed(f"the upstream model failed ({type(e).__name__})"), scrub(str(e))[:300]
+            except Exception as e:  # a provider bug is an upstream failure too, never a crash of the request path
+                last, detail = UpstreamFailed(f"the upstream model failed ({type(e).__name__})"), scrub(str(e))[:300]
             except asyncio.CancelledError:  # the client went away: no verdict on the upstream
                 self.breaker.trial = False
                 raise
@@ -166,7 +170,7 @@ class Resilient(ModelBase):
                 break
             await self.sleep(min(2.0, 0.1 * 2**attempt))
         assert last is not None
-        self.events.emit(UpstreamFailure(ctx.request_id if ctx else "", self.route.name, last.kind, str(last)))
+        self.events.emit(UpstreamFailure(ctx.request_id if ctx else "", self.route.name, last.kind, detail))
         raise last
 
 
