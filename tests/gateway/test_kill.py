@@ -34,7 +34,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start(tmp_path: Path, name: str = "gateway", **overrides: Any) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """A real ``alignkit serve`` process (its config in ``tmp_path/NAME.yaml``); waits until it answers."""
     port, db = free_port(), tmp_path / "gateway.sqlite"
     (tmp_path / "guard.yaml").write_text(yaml.safe_dump(GUARD))
     config = {
@@ -42,11 +43,12 @@ def start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
         "auth": "none",
         "database": str(db),
         "limits": {"requests_per_min": 100_000, "concurrent": 1000},
-        "logging": {"path": str(tmp_path / "requests.log")},
+        "logging": {"path": str(tmp_path / f"{name}.log")},
         "models": [{"name": "m", "model": "mock/echo", "guard": "guard.yaml"}],
+        **overrides,
     }
-    (tmp_path / "gateway.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-c", "from alignkit.cli.main import main; main()", "serve", "--config", "gateway.yaml"]
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-c", "from alignkit.cli.main import main; main()", "serve", "--config", f"{name}.yaml"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
