@@ -21,6 +21,7 @@ from alignkit.core.model import ModelBase
 from alignkit.gateway.app import Gateway, create_app
 from alignkit.gateway.config import GatewayConfig
 from alignkit.providers.mock import MockModel
+from tests.conftest import needs_embedded
 from tests.gateway.live import live_server
 
 openai = pytest.importorskip("openai")
@@ -348,3 +349,23 @@ def test_the_same_gateway_runs_on_postgresql(tmp_path: Path, fresh_postgres_url:
         assert f.status_code == 200
         assert gw.db.read_one("SELECT COUNT(*) FROM audit")[0] == 6
         assert gw.db.read_one("SELECT rating FROM feedback")[0] == 1
+
+
+@needs_embedded
+def test_alignkit_serve_without_a_config_serves_the_embedded_model_behind_the_default_guard(
+    tmp_path: Path, embedded_model: Any
+) -> None:
+    config = GatewayConfig.default(database=str(tmp_path / "g.sqlite"), allowed_hosts=["testserver"])
+    assert config.host == "127.0.0.1" and config.auth == "none" and config.models[0].model == "smollm2"
+    gw = Gateway(config, models={"smollm2": embedded_model})  # the session's copy: loaded once for all tests
+    with TestClient(create_app(gw)) as c:
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": "Name a colour."}]},
+        )
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"].strip()
+        assert [ch["validator"] for ch in r.json()["alignkit"]["checks"]][:3] == [
+            "jailbreak",
+            "prompt_injection",
+            "harmful_request",
+        ]
