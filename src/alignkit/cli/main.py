@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "User feedback sent to the gateway, exported as preference pairs or labelling-app items.",
     ),
     "guard": ("alignkit.cli.guard:guard", "Runtime guardrails: validate what goes into and comes out of a model."),
+    "incidents": (
+        "alignkit.cli.incidents:incidents",
+        "Incident response: list, show, acknowledge, resolve and export the gateway's incidents.",
+    ),
     "keys": ("alignkit.cli.keys:keys", "The gateway's API keys: create (shown once), list, revoke."),
     "label": (
         "alignkit.cli.label:label",
