@@ -5,7 +5,15 @@ It builds on what is below it and adds no second way to do their jobs: requests 
 :func:`alignkit.providers.get_model` (strings are resolved here, at the edge), policies are
 :class:`alignkit.guard.GuardSpec` files, verdicts come from :mod:`alignkit.detectors`, and its state lives
 in SQLite through :mod:`alignkit.core.sqlite` (PostgreSQL and Redis where a deployment outgrows one
-machine). The CLI's ``alignkit serve`` will start it; nothing here is imported by the layers below.
+machine). ``alignkit serve`` starts it; nothing here is imported by the layers below.
+
+    from alignkit.gateway import Gateway, GatewayConfig, create_app
+
+    gw = Gateway(GatewayConfig.from_file("gateway.yaml"))   # or GatewayConfig.default()
+    app = create_app(gw)                                     # a FastAPI app: serve it with uvicorn
 """
 
-__all__: list[str] = []
+from alignkit.gateway.app import Gateway, create_app
+from alignkit.gateway.config import GatewayConfig
+
+__all__ = ["Gateway", "GatewayConfig", "create_app"]
