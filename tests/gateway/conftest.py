@@ -5,11 +5,13 @@
 - ``postgres_url`` (session): a database shared by the session's tests; ``fresh_postgres_url``
   (per test): a new, empty database, dropped after the test, so tests never see each other's rows.
 - ``redis_url`` (session) and ``fresh_redis_url`` (per test: the server flushed first).
+- ``store_url`` (per test, twice): a new store on SQLite, then on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -67,3 +69,11 @@ def fresh_redis_url(redis_server: RedisServer) -> str:
     """The session's Redis, emptied for this test (tests run one at a time)."""
     assert redis_server.command("FLUSHALL") == b"+OK"
     return redis_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty store on each backend: a SQLite file, and a database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "g.sqlite")
+    return str(request.getfixturevalue("fresh_postgres_url"))

@@ -249,16 +249,8 @@ def test_upstream_outage_from_the_breaker_with_a_note_when_it_closes_and_from_fa
 
 
 # -- the store: dedup and transitions --------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty store on each backend (PostgreSQL: a real server, tests/gateway/services.py)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "g.sqlite")
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
-def test_transitions_and_dedup(url: str) -> None:
-    db = open_database(url, MIGRATIONS)
+def test_transitions_and_dedup(store_url: str) -> None:
+    db = open_database(store_url, MIGRATIONS)
     store = IncidentStore(db, owner="oncall")
     a, opened = store.observe("upstream_outage", "m", "sev1", "down", {"n": 1})
     b, again = store.observe("upstream_outage", "m", "sev1", "still down", {"n": 2})
@@ -286,8 +278,8 @@ def test_transitions_and_dedup(url: str) -> None:
     db.close()
 
 
-def test_gateways_sharing_a_store_that_see_one_outage_at_once_open_one_incident(url: str) -> None:
-    dbs = [open_database(url, MIGRATIONS) for _ in range(2)]  # two gateway processes' connections
+def test_gateways_sharing_a_store_that_see_one_outage_at_once_open_one_incident(store_url: str) -> None:
+    dbs = [open_database(store_url, MIGRATIONS) for _ in range(2)]  # two gateway processes' connections
     stores = [IncidentStore(db) for db in dbs]
     start = threading.Barrier(8)
     results: list[tuple[Incident, bool]] = []

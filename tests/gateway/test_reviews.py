@@ -292,13 +292,6 @@ def test_reviews_cli_lists_shows_and_exports(gw: Gateway, tmp_path: Path) -> Non
 # -- both backends -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "g.sqlite")
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
 def test_queue_feedback_and_exports_run_the_same_on_sqlite_and_postgresql(store_url: str) -> None:
     db = open_database(store_url, MIGRATIONS)
     try:

@@ -27,64 +27,56 @@ V2 = "CREATE TABLE log (what TEXT NOT NULL); INSERT INTO log (what) VALUES ('mig
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty database on each backend."""
-    if request.param == "sqlite":
-        return str(tmp_path / "g.sqlite")
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
 def version(db: SQL) -> int:
     return int(db.version)  # both backends have it; the SQL protocol does not need it
 
 
-def test_migrations_apply_once_each_in_order(url: str) -> None:
-    db = open_database(url, [V1])
+def test_migrations_apply_once_each_in_order(store_url: str) -> None:
+    db = open_database(store_url, [V1])
     assert version(db) == 1
     db.write("INSERT INTO notes (id, body, n, at) VALUES (?, ?, ?, ?)", ("a", "first", 1, 1.5))
     db.close()
     for _ in range(2):  # the first open runs step 2 only; the second runs nothing (log keeps one row)
-        db = open_database(url, [V1, V2])
+        db = open_database(store_url, [V1, V2])
         assert version(db) == 2
         assert db.read("SELECT what FROM log") == [("migrated to 2",)]
         assert db.read("SELECT id, body, n, at FROM notes") == [("a", "first", 1, 1.5)]
         db.close()
 
 
-def test_the_gateway_schema_migrates_on_both(url: str) -> None:
-    with open_database(url, MIGRATIONS) as db:
+def test_the_gateway_schema_migrates_on_both(store_url: str) -> None:
+    with open_database(store_url, MIGRATIONS) as db:
         assert version(db) == len(MIGRATIONS)
-    with open_database(url, MIGRATIONS) as db:
+    with open_database(store_url, MIGRATIONS) as db:
         assert db.read("SELECT key_id FROM api_keys") == []
 
 
-def test_a_failed_migration_leaves_the_last_good_version(url: str) -> None:
-    open_database(url, [V1]).close()
+def test_a_failed_migration_leaves_the_last_good_version(store_url: str) -> None:
+    open_database(store_url, [V1]).close()
     broken = "CREATE TABLE log (what TEXT); ALTER TABLE nope ADD COLUMN y INTEGER;"
     with pytest.raises(Exception, match="nope") as e:
-        open_database(url, [V1, broken])
+        open_database(store_url, [V1, broken])
     assert "to schema version 2" in "".join(traceback.format_exception(e.value))
-    with open_database(url, [V1, V2]) as db:  # step 2 was rolled back whole
+    with open_database(store_url, [V1, V2]) as db:  # step 2 was rolled back whole
         assert version(db) == 2 and db.read("SELECT what FROM log") == [("migrated to 2",)]
 
 
 SLOW_OPEN = """
 import json, sys, time
 from alignkit.gateway.db import open_database
-url, start, migrations = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
+store_url, start, migrations = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
 time.sleep(max(0.0, start - time.time()))
-open_database(url, migrations).close()
+open_database(store_url, migrations).close()
 """
 
 
-def test_two_processes_opening_a_new_database_at_once_migrate_it_once(url: str) -> None:
-    slow = "SELECT pg_sleep(0.5);" if url.startswith("postgresql") else ""  # widens the race on PostgreSQL
+def test_two_processes_opening_a_new_database_at_once_migrate_it_once(store_url: str) -> None:
+    slow = "SELECT pg_sleep(0.5);" if store_url.startswith("postgresql") else ""  # widens the race on PostgreSQL
     migrations = [V1 + slow + "INSERT INTO notes (id, body) VALUES ('migration', 'ran');", V2]
     start = time.time() + 2.0  # both are importing by then; they open the database at the same instant
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", SLOW_OPEN, url, str(start), json.dumps(migrations)],
+            [sys.executable, "-c", SLOW_OPEN, store_url, str(start), json.dumps(migrations)],
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,
@@ -93,13 +85,13 @@ def test_two_processes_opening_a_new_database_at_once_migrate_it_once(url: str) 
     ]
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
-    with open_database(url, migrations) as db:
+    with open_database(store_url, migrations) as db:
         assert db.read("SELECT id FROM notes") == [("migration",)]  # a second run would have failed on the key
         assert db.read("SELECT what FROM log") == [("migrated to 2",)]
 
 
-def test_keys_round_trip(url: str) -> None:
-    with open_database(url, MIGRATIONS) as db:
+def test_keys_round_trip(store_url: str) -> None:
+    with open_database(store_url, MIGRATIONS) as db:
         keys = KeyStore(db)
         rec, token = keys.create("ci bot", ["user", "reviewer"], models=["m"], limits=LimitConfig(concurrent=2))
         other, other_token = keys.create("admin", ["admin"])
@@ -127,8 +119,8 @@ def insert_then(db: SQL, ids: list[str], then: Callable[[], object] = lambda: No
         then()
 
 
-def test_a_transaction_is_all_or_nothing(url: str) -> None:
-    with open_database(url, [V1]) as db:
+def test_a_transaction_is_all_or_nothing(store_url: str) -> None:
+    with open_database(store_url, [V1]) as db:
         with pytest.raises(ZeroDivisionError):
             insert_then(db, ["a"], lambda: 1 / 0)
         assert db.read("SELECT id FROM notes") == []
@@ -145,8 +137,8 @@ def test_a_transaction_is_all_or_nothing(url: str) -> None:
         assert db.read("SELECT id FROM notes") == [("c",)]
 
 
-def test_rowcounts_and_types_match_sqlite(url: str) -> None:
-    with open_database(url, [V1]) as db:
+def test_rowcounts_and_types_match_sqlite(store_url: str) -> None:
+    with open_database(store_url, [V1]) as db:
         rows = [(f"id{i}", "x", i, i + 0.5) for i in range(3)]
         assert db.write_many("INSERT INTO notes (id, body, n, at) VALUES (?, ?, ?, ?)", rows) == 3
         assert db.write_many("INSERT INTO notes (id) VALUES (?)", []) == 0
@@ -159,8 +151,8 @@ def test_rowcounts_and_types_match_sqlite(url: str) -> None:
         assert (total, mean, count) == (4, 1.0, 4) and type(total) is int and type(mean) is float
 
 
-def test_placeholders_inside_quotes_and_comments_stay_as_written(url: str) -> None:
-    with open_database(url, [V1]) as db:
+def test_placeholders_inside_quotes_and_comments_stay_as_written(store_url: str) -> None:
+    with open_database(store_url, [V1]) as db:
         db.write("INSERT INTO notes (id, body) VALUES (?, 'is it 50% done? it''s ?')", ("a",))
         db.write('INSERT INTO notes (id, "body") VALUES (?, ?)', ("b", "100%"))
         sql = """SELECT id, body, '?' AS q, '%' AS pct  -- a comment with ? and % and an odd quote: it's
@@ -183,11 +175,11 @@ def test_to_pyformat() -> None:
     assert time.perf_counter() - started < 1.0
 
 
-def test_newer_schema_is_refused(url: str) -> None:
-    open_database(url, [V1, V2], what="gateway store").close()
+def test_newer_schema_is_refused(store_url: str) -> None:
+    open_database(store_url, [V1, V2], what="gateway store").close()
     with pytest.raises(NewerSchemaError, match=r"schema version 2.*knows versions up to 1.*newer alignkit"):
-        open_database(url, [V1], what="gateway store")
-    with open_database(url, [V1, V2]) as db:  # refusing changed nothing
+        open_database(store_url, [V1], what="gateway store")
+    with open_database(store_url, [V1, V2]) as db:  # refusing changed nothing
         assert version(db) == 2
 
 

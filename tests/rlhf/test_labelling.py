@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -31,6 +29,7 @@ from alignkit.rlhf.labelling import (
     read_prompts,
 )
 from alignkit.rlhf.labelling.agreement import cohen_kappa, fleiss_kappa, percent_agreement, position_bias
+from tests.helpers.browser import chromium_or_fail
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
@@ -354,14 +353,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
 
 
 def test_browser_session_saves_every_label(live_server: tuple[str, Path, str]) -> None:
-    if os.environ.get("ALIGNKIT_SKIP_BROWSER") == "1":
-        pytest.skip("ALIGNKIT_SKIP_BROWSER=1")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(
-            "the browser test needs Debian's chromium: run `apt-get install chromium` (make unit does it), "
-            "or set ALIGNKIT_SKIP_BROWSER=1 to skip it"
-        )
+    chromium = chromium_or_fail()
     from playwright.sync_api import expect, sync_playwright
 
     url, db, token = live_server
