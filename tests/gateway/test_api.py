@@ -369,3 +369,26 @@ def test_alignkit_serve_without_a_config_serves_the_embedded_model_behind_the_de
             "prompt_injection",
             "harmful_request",
         ]
+
+
+def test_an_openai_compatible_upstream_is_streamed_through_and_checked_piece_by_piece(tmp_path: Path) -> None:
+    from tests.helpers.openai_server import OpenAICompatServer
+
+    long_answer = LEAKY + " " + " ".join(f"Point {i} of the plan is to keep notes tidy and dated." for i in range(12))
+    with OpenAICompatServer(MockModel("fixed", text=long_answer), stream_delay=0.02) as upstream:
+        route = {"name": "v", "model": "openai/served", "args": {"base_url": upstream.base_url, "api_key": "sk-x"}}
+        gw = make(tmp_path, routes=[route])
+        with live_server(create_app(gw)) as url:
+            start, arrivals = time.monotonic(), []
+            body = {"model": "v", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: {"):
+                        piece = (json.loads(line[6:])["choices"] or [{}])[0].get("delta", {}).get("content")
+                        if piece:
+                            arrivals.append((time.monotonic() - start, piece))
+    assert upstream.requests[-1]["stream"] is True
+    shown = "".join(t for _, t in arrivals)
+    assert "john.smith@example.com" not in shown and "AKIAIOSFODNN7EXAMPLE" not in shown and "<EMAIL>" in shown
+    assert shown.endswith("tidy and dated.")
+    assert len(arrivals) >= 4 and arrivals[-1][0] - arrivals[0][0] > 0.3  # pieces arrive as the upstream sends them

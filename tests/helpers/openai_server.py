@@ -4,7 +4,8 @@
 ``echo_status`` makes it a hostile peer: every request is answered with that error status and a body
 that echoes the credentials it got (the Authorization header, the bare key, the key URL-encoded and as
 ``Basic base64(user:key)``), as a JSON error (``echo_format="json"``) or plain text (``"text"``).
-``delay`` (seconds) slows every answer down."""
+``delay`` (seconds) slows every answer down. A request with ``"stream": true`` is answered as server-sent
+events, a word a chunk, ``stream_delay`` seconds apart."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ class OpenAICompatServer:
         echo_status: int | None = None,
         echo_format: str = "json",
         delay: float = 0.0,
+        stream_delay: float = 0.0,
     ) -> None:
         self.model = model
+        self.stream_delay = stream_delay
         self.api_key = api_key
         self.echo_status, self.echo_format, self.delay = echo_status, echo_format, delay
         self.requests: list[dict[str, Any]] = []
@@ -47,6 +50,28 @@ class OpenAICompatServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, model: str, text: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                words = [w + " " for w in text.split(" ")]
+                words[-1] = words[-1][:-1]
+                for i, piece in enumerate([*words, None]):
+                    delta = {"content": piece} if piece is not None else {}
+                    finish = None if piece is not None else "stop"
+                    chunk = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion.chunk",
+                        "model": model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    if i and server.stream_delay:
+                        time.sleep(server.stream_delay)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
 
             def _echo_credentials(self) -> None:
                 auth = self.headers.get("Authorization") or ""
@@ -90,6 +115,9 @@ class OpenAICompatServer:
                     n=body.get("n"),
                 )
                 c = server.model.generate(body["messages"], config)
+                if body.get("stream"):
+                    self._stream(body["model"], c.text)
+                    return
                 self._send(
                     200,
                     {

@@ -167,27 +167,27 @@ async def stream(
                 return
             if res.text != messages[last].content:
                 messages = [*messages[:last], Message("user", res.text), *messages[last + 1 :]]
-    answer = await up.model.agenerate(messages, gen)
     result.prompt_tokens = estimate_tokens(m.content for m in messages)
-    result.completion_tokens = estimate_tokens([answer.text])
-    if up.guard is None:
-        result.text, result.finish_reason = answer.text, answer.finish_reason
-        for piece in chunks(answer.text):
-            yield piece
-        return
-    validated = up.guard.astream(_aiter(chunks(answer.text)))
-    shown = []
+    finish: str = "stop"
+    if up.model.streams:  # the upstream's own stream: each piece is checked as it arrives
+        pieces: AsyncIterator[str] = up.model.astream(messages, gen)
+    else:  # a local model answers whole; the answer is then streamed (and checked) in pieces
+        answer = await up.model.agenerate(messages, gen)
+        finish, pieces = answer.finish_reason, _aiter(chunks(answer.text))
+    shown: list[str] = []
+    validated = up.guard.astream(pieces) if up.guard is not None else pieces
     async for piece in validated:
         shown.append(piece)
         yield piece
-    out = validated.result
+    out = getattr(validated, "result", None)
     if out is not None:
         result.decisions += decisions(ctx, "output", out.verdicts, out.actions)
         stopped = [a for a in out.actions if a.action in BLOCKING or a.action.endswith("->refrain")]
         result.blocked = result.blocked or bool(stopped)
         result.escalated = result.escalated or any(a.action == "escalate" for a in out.actions)
     result.text = "".join(shown)
-    result.finish_reason = "content_filter" if result.blocked else answer.finish_reason
+    result.completion_tokens = estimate_tokens([result.text])
+    result.finish_reason = "content_filter" if result.blocked else finish
 
 
 async def _aiter(items: Sequence[str]) -> AsyncIterator[str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,6 +172,49 @@ class Resilient(ModelBase):
         assert last is not None
         self.events.emit(UpstreamFailure(ctx.request_id if ctx else "", self.route.name, last.kind, detail))
         raise last
+
+    @property
+    def streams(self) -> bool:
+        """Whether the upstream streams its answers (an OpenAI-compatible server does)."""
+        return callable(getattr(self.model, "astream", None))
+
+    async def astream(self, messages: list[Message], config: GenerateConfig) -> AsyncIterator[str]:
+        """The upstream's own stream, behind the breaker, with ``timeout_s`` for the first piece and for
+        each next one. Not retried once a piece has been sent on (the client may have seen it); a failure
+        before the first piece is retried like a call."""
+        ctx = CURRENT.get()
+        for attempt in range(self.route.retries + 1):
+            self.breaker.before()
+            start, sent = time.perf_counter(), False
+            pieces = self.model.astream(messages, config)  # type: ignore[attr-defined]
+            try:
+                while True:
+                    async with asyncio.timeout(self.route.timeout_s):
+                        piece = await anext(pieces, None)
+                    if piece is None:
+                        break
+                    sent = True
+                    yield piece
+            except TimeoutError:
+                error: UpstreamError = UpstreamTimeout(f"the upstream model sent nothing for {self.route.timeout_s:g}s")
+                detail = str(error)
+            except asyncio.CancelledError:
+                self.breaker.trial = False
+                raise
+            except Exception as e:  # any provider failure: the client learns its kind, the log its detail
+                error, detail = UpstreamFailed(f"the upstream model failed ({type(e).__name__})"), scrub(str(e))[:300]
+            else:
+                self.breaker.success()
+                if ctx is not None:
+                    ctx.upstream_s += time.perf_counter() - start
+                return
+            finally:
+                await pieces.aclose()
+            self.breaker.failure()
+            if sent or self.breaker.state == "open" or attempt == self.route.retries:
+                self.events.emit(UpstreamFailure(ctx.request_id if ctx else "", self.route.name, error.kind, detail))
+                raise error
+            await self.sleep(min(2.0, 0.1 * 2**attempt))
 
 
 class Escalations(Protocol):

@@ -13,10 +13,11 @@ reports and logs drop it too. ``transport`` and ``sleep`` are injectable for tes
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ import httpx
 from alignkit.core.completion import Choice, Completion, FinishReason, Usage
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ProviderError, ProviderHTTPError
-from alignkit.core.messages import Message
+from alignkit.core.messages import Message, Prompt, to_messages
 from alignkit.core.model import ModelBase, gather_limited
 from alignkit.core.scrub import mask, redact
 from alignkit.providers import provider
@@ -172,6 +173,34 @@ class OpenAIModel(ModelBase):
                 await self._sleep(self._backoff(attempt, retry_after))
         raise ProviderError(self._redact(f"{url} failed after {self.max_retries + 1} attempts; last: {last}"))
 
+    async def astream(
+        self, prompt: Prompt, config: GenerateConfig | None = None, **overrides: Any
+    ) -> AsyncIterator[str]:
+        """The answer's text as the server streams it (``"stream": true``, server-sent events), piece by
+        piece. Not retried: a stream that failed may have been partly shown. Errors are redacted."""
+        body = {
+            **self.request_body(to_messages(prompt), self.default_config.merge(config, **overrides)),
+            "stream": True,
+        }
+        body.pop("n", None)
+        url = self._redact(f"{self.base_url}/chat/completions")
+        try:
+            async with self._client().stream("POST", "/chat/completions", json=body) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise ProviderHTTPError(resp.status_code, self._redact(_error_message(resp)), url)
+                async for line in resp.aiter_lines():
+                    data = line[5:].strip() if line.startswith("data:") else ""
+                    if data == "[DONE]":
+                        return
+                    piece = _delta(data, lambda e: self._redact(f"{url} sent a stream chunk that is not JSON ({e})"))
+                    if piece:
+                        yield piece
+        except httpx.TimeoutException:
+            raise ProviderError(f"{url} timed out after {self.timeout} s while streaming") from None
+        except httpx.TransportError as e:
+            raise ProviderError(f"{url}: connection failed while streaming ({type(e).__name__})") from None
+
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return float(min(retry_after, MAX_RETRY_AFTER_S))
@@ -234,6 +263,19 @@ def _first_token_logprobs(logprobs: Any) -> dict[str, float] | None:
         if isinstance(item, dict) and isinstance(item.get("token"), str) and item.get("logprob") is not None:
             out.setdefault(item["token"], float(item["logprob"]))
     return out or None
+
+
+def _delta(data: str, describe: Callable[[str], str]) -> str | None:
+    """The text of one streamed chat chunk (``choices[0].delta.content``); None for keep-alives and
+    chunks without text (the role, the finish reason, usage)."""
+    if not data:
+        return None
+    try:
+        chunk = json.loads(data)
+        choices = chunk.get("choices") or []
+        return (choices[0].get("delta") or {}).get("content") if choices else None
+    except (ValueError, AttributeError, IndexError, TypeError) as e:
+        raise ProviderError(describe(type(e).__name__)) from None
 
 
 def _error_message(resp: httpx.Response) -> str:
