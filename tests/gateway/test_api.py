@@ -19,7 +19,7 @@ from alignkit.core.config import GenerateConfig
 from alignkit.core.messages import Message
 from alignkit.core.model import ModelBase
 from alignkit.gateway.app import Gateway, create_app
-from alignkit.gateway.config import GatewayConfig
+from alignkit.gateway.config import GatewayConfig, LimitConfig
 from alignkit.providers.mock import MockModel
 from tests.conftest import needs_embedded
 from tests.gateway.live import live_server
@@ -392,3 +392,19 @@ def test_an_openai_compatible_upstream_is_streamed_through_and_checked_piece_by_
     assert "john.smith@example.com" not in shown and "AKIAIOSFODNN7EXAMPLE" not in shown and "<EMAIL>" in shown
     assert shown.endswith("tidy and dated.")
     assert len(arrivals) >= 4 and arrivals[-1][0] - arrivals[0][0] > 0.3  # pieces arrive as the upstream sends them
+
+
+def test_over_its_limit_a_key_gets_429_with_retry_after_and_openai_rate_limit_headers(tmp_path: Path) -> None:
+    gw = make(tmp_path, auth="keys", routes=[{"name": "m", "model": "mock/echo", "guard": None}])
+    _, token = gw.keys.create("alice", ["user"], limits=LimitConfig(requests_per_min=2))
+    with TestClient(create_app(gw)) as c:
+        auth = {"authorization": f"Bearer {token}"}
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        first, second, third = (c.post("/v1/chat/completions", headers=auth, json=body) for _ in range(3))
+        assert first.status_code == second.status_code == 200
+        assert (
+            first.headers["x-ratelimit-limit-requests"] == "2"
+            and second.headers["x-ratelimit-remaining-requests"] == "0"
+        )
+        assert third.status_code == 429 and int(third.headers["retry-after"]) >= 1
+        assert third.json()["error"]["type"] == "rate_limit_error" and "x-ratelimit-reset-requests" in third.headers
