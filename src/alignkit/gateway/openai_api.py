@@ -182,9 +182,8 @@ async def _serve(
     up = _route(gw, key, body.model)
     gen = body.config(up)
     hardened = pipeline.harden(up.route, messages)
-    stored = await asyncio.to_thread(pipeline.REDACTOR.get().messages, messages) if gw.config.store_text else []
     prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
-    ctx = RequestContext(request_id, up.route.name, None if key is None else key.key_id, stored, new_id(prefix))
+    ctx = RequestContext(request_id, up.route.name, None if key is None else key.key_id, messages, new_id(prefix))
     stages: dict[str, float] = {"auth": t0 - t0}
     lease = await _acquire(gw, key, up, hardened, gen, request_id, stages)
     CURRENT.set(ctx)
@@ -199,7 +198,7 @@ async def _serve(
             headers = {"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else {}
             raise ApiError(e.status, str(e), "upstream_error", e.kind, headers=headers) from None
         used = result.prompt_tokens + result.completion_tokens
-        await asyncio.to_thread(pipeline.save, gw.db, ctx, stored, result, store_text=gw.config.store_text)
+        await pipeline.record(gw.db, ctx, result, store_text=gw.config.store_text)
     finally:
         await lease.release(used)
     _stages(stages, ctx, t0)
@@ -314,9 +313,7 @@ def _streaming(
             async def finish() -> None:
                 await lease.release(result.prompt_tokens + result.completion_tokens)
                 if status == 200:
-                    await asyncio.to_thread(
-                        pipeline.save, gw.db, ctx, ctx.messages, result, store_text=gw.config.store_text
-                    )
+                    await pipeline.record(gw.db, ctx, result, store_text=gw.config.store_text)
 
             await asyncio.shield(finish())
             _stages(stages, ctx, t0)

@@ -15,6 +15,7 @@ For one chat request :func:`run` (or :func:`stream` for SSE):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -24,17 +25,16 @@ from typing import Any
 from alignkit.core.config import GenerateConfig
 from alignkit.core.messages import Message
 from alignkit.core.records import Verdict
-from alignkit.detectors import get_detector
+from alignkit.core.sqlite import Database
 from alignkit.gateway.config import SAFETY_SYSTEM_PROMPT, RouteConfig
 from alignkit.gateway.db import SQL
 from alignkit.gateway.events import GuardDecision
+from alignkit.gateway.redact import REDACTOR
 from alignkit.gateway.schema import new_id
 from alignkit.gateway.upstream import RequestContext, Upstream
-from alignkit.guard.actions import fix
 from alignkit.guard.outcome import ActionRecord
 
 BLOCKING = ("refrain", "exception", "escalate", "reask->refrain")
-WITHHELD = "[withheld: could not be redacted]"
 
 
 @dataclass
@@ -77,26 +77,6 @@ def spotlight(text: str) -> str:
     """``text`` as marked data; tags inside it cannot close the marking early."""
     inner = text.replace("<untrusted>", "<\u200buntrusted>").replace("</untrusted>", "<\u200b/untrusted>")
     return f"<untrusted>\n{inner}\n</untrusted>"
-
-
-class Redactor:
-    """PII and secrets out of text before it is stored; a span that cannot be removed withholds the text."""
-
-    def __init__(self) -> None:
-        self.detectors = [get_detector("pii"), get_detector("secrets")]
-
-    def __call__(self, text: str) -> str:
-        for det in self.detectors:
-            verdict = det.detect(text)
-            if verdict.flagged:
-                fixed = fix(text, verdict, det)
-                if fixed is None:
-                    return WITHHELD
-                text = fixed
-        return text
-
-    def messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
-        return [{"role": m.role, "content": self(m.content)} for m in messages]
 
 
 def decisions(
@@ -215,16 +195,22 @@ def estimate_tokens(texts: Any) -> int:
     return sum(len(t) for t in texts) // 4 + 1
 
 
-def save(
-    db: SQL,
-    ctx: RequestContext,
-    messages: list[dict[str, Any]],
-    result: Result,
-    *,
-    store_text: bool,
-) -> None:
-    """The exchange and its audit rows, in one transaction (call before the response is sent)."""
+async def record(db: SQL, ctx: RequestContext, result: Result, *, store_text: bool) -> None:
+    """:func:`save`, on the event loop's thread for SQLite (a local commit costs less than a thread hop)
+    and on a worker thread for a database across the network."""
+    if isinstance(db, Database):
+        save(db, ctx, result, store_text=store_text)
+    else:
+        await asyncio.to_thread(save, db, ctx, result, store_text=store_text)
+
+
+def save(db: SQL, ctx: RequestContext, result: Result, *, store_text: bool) -> None:
+    """The exchange and its audit rows, in one transaction (call before the response is sent). The stored
+    text is redacted here; an answer the output rail already redacted (pii and secrets ran with ``fix``)
+    is not redacted twice."""
     now = time.time()
+    messages = json.dumps(ctx.messages if store_text else [])
+    answer = "" if not store_text else result.text if _already_redacted(result) else REDACTOR.get()(result.text)
     with db.transaction() as conn:
         if ctx.response_id is not None:
             conn.execute(
@@ -236,42 +222,36 @@ def save(
                     now,
                     ctx.key_id,
                     ctx.model,
-                    json.dumps(messages if store_text else []),
-                    REDACTOR.get()(result.text) if store_text else "",
+                    messages,
+                    answer,
                     int(result.blocked),
                     int(result.escalated),
                 ),
             )
-        for d in result.decisions:
-            conn.execute(
+        if result.decisions:
+            conn.executemany(
                 "INSERT INTO audit (id, at, request_id, key_id, model, rail, validator, category, score, flagged, "
                 "action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new_id("aud_"),
-                    d.at,
-                    d.request_id,
-                    d.key_id,
-                    d.model,
-                    d.rail,
-                    d.validator,
-                    d.category,
-                    d.score,
-                    int(d.flagged),
-                    d.action,
-                ),
+                [
+                    (
+                        new_id("aud_"),
+                        d.at,
+                        d.request_id,
+                        d.key_id,
+                        d.model,
+                        d.rail,
+                        d.validator,
+                        d.category,
+                        d.score,
+                        int(d.flagged),
+                        d.action,
+                    )
+                    for d in result.decisions
+                ],
             )
 
 
-class _RedactorCache:
-    """One :class:`Redactor` per process, built on first use (its detectors load weights)."""
-
-    def __init__(self) -> None:
-        self._redactor: Redactor | None = None
-
-    def get(self) -> Redactor:
-        if self._redactor is None:
-            self._redactor = Redactor()
-        return self._redactor
-
-
-REDACTOR = _RedactorCache()
+def _already_redacted(result: Result) -> bool:
+    """The output rail checked the answer for PII and secrets and fixed what it found."""
+    seen = {d.validator: d for d in result.decisions if d.rail == "output" and d.validator in ("pii", "secrets")}
+    return len(seen) == 2 and all(not d.flagged or d.action == "fix" for d in seen.values())

@@ -46,7 +46,7 @@ from alignkit.gateway.config import ReviewConfig
 from alignkit.gateway.db import SQL
 from alignkit.gateway.events import Escalated, Events, ReviewDecided
 from alignkit.gateway.keys import ApiKey
-from alignkit.gateway.pipeline import REDACTOR
+from alignkit.gateway.redact import REDACTOR
 from alignkit.gateway.schema import new_id
 
 if TYPE_CHECKING:

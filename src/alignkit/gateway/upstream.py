@@ -33,6 +33,7 @@ from alignkit.core.model import Model, ModelBase
 from alignkit.core.scrub import scrub
 from alignkit.gateway.config import BreakerConfig, GatewayConfig, RouteConfig
 from alignkit.gateway.events import BreakerChanged, Events, UpstreamFailure
+from alignkit.gateway.redact import REDACTOR
 from alignkit.guard import Guard
 from alignkit.guard.guard import EscalationEvent
 from alignkit.providers import get_model
@@ -65,17 +66,25 @@ class CircuitOpen(UpstreamError):
 
 @dataclass
 class RequestContext:
-    """What the guard's escalation callback needs to know about the request it is part of."""
+    """What the guard's escalation callback and the record need to know about the request it is part of."""
 
     request_id: str
     model: str
     key_id: str | None
-    messages: list[dict[str, Any]]  # redacted
+    raw: list[Message]  # the client's messages, as sent
     response_id: str | None = None
     review_ids: list[str] = field(default_factory=list)
     upstream_s: float = 0.0
     first_call: float | None = None
     last_return: float | None = None
+    _redacted: list[dict[str, Any]] | None = None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The client's messages with PII and secrets redacted (worked out once, when first needed)."""
+        if self._redacted is None:
+            self._redacted = REDACTOR.get().messages(self.raw)
+        return self._redacted
 
 
 CURRENT: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
