@@ -1,0 +1,129 @@
+"""``deploy.yaml``: what the checklist checks, and where it finds the evidence.
+
+    model: smollm2                     # the model being certified; its scan report must name it
+    gateway:
+      config: gateway.yaml             # the gateway's own config: its store, log file, guards, limits, incidents
+      url: http://127.0.0.1:8000       # a running gateway for the live probes (or --gateway URL)
+      keys:                            # environment variables that hold the probes' keys
+        user: ALIGNKIT_PROBE_KEY       #   a user key with a small requests_per_min (the probe exceeds it)
+        reviewer: ALIGNKIT_REVIEWER_KEY
+        admin: ALIGNKIT_ADMIN_KEY
+    red_team:
+      report: reports/scan.json        # `alignkit redteam scan --json`
+      store: alignkit-runs.db          # the scan's run store: the report is recomputed from it (tamper check)
+      max_age_days: 30
+      max_attack_success: 0.10
+      max_over_refusal: 0.10
+      categories: {cyber: {max_attack_success: 0.05}}
+    incident_response:
+      runbook: RUNBOOK.md              # must name an owner and contacts
+    audits:
+      schedule: "0 3 * * 1"            # cron: when `alignkit audit run` runs
+      reports: audits/                 # where it writes; the newest report must be within period_days
+      period_days: 7
+
+Paths are relative to the file. Errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignkit.core.errors import ConfigError
+from alignkit.gateway.config import describe_errors
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewayKeys(Strict):
+    """Environment variable names (never the keys themselves: a config file is not a secret store)."""
+
+    user: str | None = None
+    reviewer: str | None = None
+    admin: str | None = None
+
+
+class GatewayCheck(Strict):
+    config: str | None = None
+    url: str | None = None
+    keys: GatewayKeys = Field(default_factory=GatewayKeys)
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class CategoryBounds(Strict):
+    max_attack_success: float | None = Field(default=None, ge=0, le=1)
+    max_over_refusal: float | None = Field(default=None, ge=0, le=1)
+
+
+class RedTeamCheck(Strict):
+    report: str | None = None
+    store: str | None = None
+    max_age_days: float = Field(default=30.0, gt=0)
+    max_attack_success: float = Field(default=0.10, ge=0, le=1)
+    max_over_refusal: float = Field(default=0.10, ge=0, le=1)
+    warn_margin: float = Field(default=0.02, ge=0, le=1)
+    """Within this much of a bound the item warns instead of passing."""
+    categories: dict[str, CategoryBounds] = Field(default_factory=dict)
+
+
+class IncidentCheck(Strict):
+    runbook: str | None = None
+
+
+class AuditCheck(Strict):
+    schedule: str | None = None
+    reports: str | None = None
+    period_days: float = Field(default=7.0, gt=0)
+
+
+class DeployConfig(Strict):
+    model: str = Field(min_length=1)
+    gateway: GatewayCheck = Field(default_factory=GatewayCheck)
+    red_team: RedTeamCheck = Field(default_factory=RedTeamCheck)
+    incident_response: IncidentCheck = Field(default_factory=IncidentCheck)
+    audits: AuditCheck = Field(default_factory=AuditCheck)
+    base: str = "."
+    """The folder relative paths are read from (the config file's folder)."""
+
+    def path(self, value: str | None) -> Path | None:
+        """``value`` as a path, relative to the config's folder."""
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base) / p
+
+    def key(self, scope: str) -> str | None:
+        """The key a probe uses for ``scope``, read from the environment variable the config names."""
+        var = getattr(self.gateway.keys, scope)
+        return os.environ.get(var) if var else None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> DeployConfig:
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read the deploy config {p}: {e.strerror or e}") from None
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{p}: the deploy config is over {MAX_CONFIG_BYTES:,} bytes")
+        try:
+            data: Any = yaml.safe_load(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: the deploy config must be a mapping (model:, red_team:, gateway:, ...)")
+        try:
+            return cls.model_validate({**data, "base": str(p.resolve().parent)})
+        except ValidationError as e:
+            raise ConfigError(f"{p}: {describe_errors(e)}") from None
