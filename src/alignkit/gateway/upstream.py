@@ -31,6 +31,7 @@ from alignkit.core.errors import AlignkitError, ProviderError
 from alignkit.core.messages import Message
 from alignkit.core.model import Model, ModelBase
 from alignkit.core.scrub import scrub
+from alignkit.gateway.batching import Coalescer
 from alignkit.gateway.config import BreakerConfig, GatewayConfig, RouteConfig
 from alignkit.gateway.events import BreakerChanged, Events, UpstreamFailure
 from alignkit.gateway.redact import REDACTOR
@@ -143,6 +144,10 @@ class Resilient(ModelBase):
         self.model, self.route, self.events, self.sleep = model, route, events, sleep
         self.breaker = Breaker(route.breaker, lambda s: events.emit(BreakerChanged(route.name, s)))
         self.native_batching = getattr(model, "native_batching", False)
+        batch = getattr(model, "batch_size", 8)
+        self.coalescer = (
+            Coalescer(model, max_batch=batch if isinstance(batch, int) else 8) if self.native_batching else None
+        )
 
     async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
         ctx = CURRENT.get()
@@ -155,7 +160,7 @@ class Resilient(ModelBase):
                 ctx.first_call = start
             try:
                 async with asyncio.timeout(self.route.timeout_s):
-                    out = await self.model.agenerate_batch(list(prompts), config, on_error="raise")
+                    out = await self._call(list(prompts), config)
             except TimeoutError:
                 last = UpstreamTimeout(f"the upstream model did not answer within {self.route.timeout_s:g}s")
                 detail = str(last)
@@ -181,6 +186,16 @@ class Resilient(ModelBase):
         assert last is not None
         self.events.emit(UpstreamFailure(ctx.request_id if ctx else "", self.route.name, last.kind, detail))
         raise last
+
+    async def _call(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
+        """One call to the model; a local model's calls go through the coalescer, in batches."""
+        if self.coalescer is None:
+            return await self.model.agenerate_batch(prompts, config, on_error="raise")
+        out = await self.coalescer.generate(prompts, config)
+        failed = next((c for c in out if not c.ok), None)
+        if failed is not None:
+            raise failed.exception or ProviderError(failed.error or "the model failed")
+        return out
 
     @property
     def streams(self) -> bool:
