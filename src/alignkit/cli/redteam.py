@@ -16,14 +16,15 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from alignkit.cli.lazy import LazyGroup, LazyTable
 from alignkit.cli.options import load_model, progress_updater
 from alignkit.cli.redteam_judge import judge, make_judge
 from alignkit.cli.redteam_reports import ReportPaths, finish_gate, gate_config, gate_options, write_reports
@@ -38,8 +39,18 @@ from alignkit.redteam.report import diff as diff_runs
 from alignkit.redteam.store import RunStore
 from alignkit.redteam.summary import Summary
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-@click.group()
+# `layers` imports the gateway's hardening (the serve extra), so it loads only when it runs.
+LAZY: LazyTable = {
+    "layers": (
+        "alignkit.cli.redteam_layers:layers",
+        "Scan MODEL under every combination of input filter, system prompt and output filter.",
+    ),
+}
+
+
+@click.group(cls=LazyGroup, lazy=LAZY)
 def redteam() -> None:
     """Red teaming: systematic attack scans with trustworthy judges."""
 
@@ -76,20 +87,25 @@ def scan_with_progress(
         return asyncio.run(run_scan(target, attempts, on_progress=progress_updater(bar, task), **scan))
 
 
+def probe_options(fn: F) -> F:
+    """``--probes --format --categories`` on a command (see :func:`collect_probes`)."""
+    fn = click.option("--categories", help="Comma-separated hazard categories to keep.")(fn)
+    fn = click.option(
+        "--format", "probe_format", help="Preset for probe files: advbench, harmbench, jailbreakbench, xstest, ..."
+    )(fn)
+    return click.option(
+        "--probes",
+        "probe_sources",
+        multiple=True,
+        default=["builtin"],
+        show_default=True,
+        help="'builtin', or a CSV/JSONL file of probes (repeatable).",
+    )(fn)
+
+
 @redteam.command()
 @click.argument("target")
-@click.option(
-    "--probes",
-    "probe_sources",
-    multiple=True,
-    default=["builtin"],
-    show_default=True,
-    help="'builtin', or a CSV/JSONL file of probes (repeatable).",
-)
-@click.option(
-    "--format", "probe_format", help="Preset for probe files: advbench, harmbench, jailbreakbench, xstest, ..."
-)
-@click.option("--categories", help="Comma-separated hazard categories to keep.")
+@probe_options
 @click.option(
     "--converters",
     default="none",
