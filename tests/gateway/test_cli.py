@@ -82,3 +82,19 @@ def test_serve_builds_the_gateway_from_its_config_and_overrides(
     served["gateway"].db.close()
     both = run("serve", "--config", write_config(tmp_path), "--model", "mock/echo")
     assert both.exit_code == 1 and "--model" in both.output
+
+
+def test_relative_paths_in_a_config_are_read_from_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignkit.gateway.config import GatewayConfig
+
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    (folder / "guard.yaml").write_text("input: [jailbreak]\n")
+    (folder / "gateway.yaml").write_text(
+        "logging: {path: logs/requests.log}\nmodels: [{name: m, model: mock/echo, guard: guard.yaml}]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    config = GatewayConfig.from_file(folder / "gateway.yaml")
+    assert config.database == str(folder / "gateway.sqlite")
+    assert config.logging.path == str(folder / "logs" / "requests.log")
+    assert config.models[0].guard == str(folder / "guard.yaml")

@@ -170,7 +170,8 @@ class GatewayConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     database: str = "gateway.sqlite"
-    """A SQLite file path (``sqlite:///path`` also works) or a ``postgresql://`` URL."""
+    """A SQLite file path (``sqlite:///path`` also works) or a ``postgresql://`` URL. In a config file,
+    relative paths (here, in ``logging.path`` and guard specs) are relative to the file's folder."""
     redis: str | None = None
     """A ``redis://`` URL: rate limits shared by every gateway instance that names it."""
     auth: Literal["keys", "none"] = "keys"
@@ -232,14 +233,32 @@ class GatewayConfig(Strict):
             raise ConfigError(f"{p}: not valid YAML: {e}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: the gateway config must be a mapping (host:, models:, ...)")
-        base = p.resolve().parent
-        for m in data.get("models") or []:  # guard spec paths are relative to the config file
-            if isinstance(m, dict) and isinstance(m.get("guard"), str) and m["guard"] not in ("default", "none"):
-                m["guard"] = str(base / m["guard"])
+        _resolve_paths(data, p.resolve().parent)
         try:
             return cls.model_validate(data)
         except ValidationError as e:
             raise ConfigError(f"{p}: {describe_errors(e)}") from None
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Paths in a config file (guard specs, a SQLite database, the log file) are relative to its folder,
+    wherever ``alignkit serve`` is started from."""
+
+    def at(value: str) -> str:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else base / path)
+
+    for m in data.get("models") or []:
+        if isinstance(m, dict) and isinstance(m.get("guard"), str) and m["guard"] not in ("default", "none"):
+            m["guard"] = at(m["guard"])
+    db = data.get("database", "gateway.sqlite")
+    if isinstance(db, str) and "://" not in db:
+        data["database"] = at(db)
+    elif isinstance(db, str) and db.startswith("sqlite:///"):
+        data["database"] = at(db.removeprefix("sqlite:///"))
+    log = data.get("logging")
+    if isinstance(log, dict) and isinstance(log.get("path"), str):
+        log["path"] = at(log["path"])
 
 
 def describe_errors(e: ValidationError) -> str:
