@@ -15,6 +15,10 @@ from alignkit.core.scrub import install_log_scrubber
 # command name -> ("module:attribute", its one-line help). The help is here so that `alignkit --help`
 # lists every command without importing any (some import torch); tests/cli checks it matches the command.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": (
+        "alignkit.cli.audit:audit",
+        "Scheduled safety audits: a regression red-team scan, detector drift, escalations and incidents.",
+    ),
     "cai": (
         "alignkit.cli.cai:cai",
         "Constitutional AI: train a model to follow written principles (Bai et al., 2022).",
