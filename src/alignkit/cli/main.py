@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Constitutional AI: train a model to follow written principles (Bai et al., 2022).",
     ),
     "chat": ("alignkit.cli.chat:chat", "Ask MODEL a question; without PROMPT, start an interactive chat."),
+    "checklist": (
+        "alignkit.cli.checklist:checklist",
+        "Check a deployment against the safety checklist, from evidence; exit 1 when an item fails.",
+    ),
     "demo": (
         "alignkit.cli.demo:demo",
         "Red-team a model bare and guarded; print the side-by-side table and write the HTML report.",

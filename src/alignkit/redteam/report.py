@@ -8,6 +8,7 @@ CLI's exit code. Error texts are scrubbed of credentials (:func:`alignkit.core.s
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from collections import defaultdict
@@ -30,10 +31,28 @@ from alignkit.redteam.summary import wilson as wilson
 # -- machine-readable formats ---------------------------------------------------------------------------
 def to_json(run: dict[str, Any], summary: Summary, gate: GateResult | None = None) -> str:
     """The run, its summary and (given) the gate's verdict, as JSON."""
-    doc = {"run": run, "summary": summary.to_dict(), "alignkit": __version__}
+    figures = summary.to_dict()
+    doc = {"run": run, "summary": figures, "alignkit": __version__}
     if gate is not None:
         doc["gate"] = gate.to_dict()
+    doc["digest"] = figures_digest(run, figures)
     return json.dumps(doc, indent=2, default=str)
+
+
+DIGEST_RUN_KEYS = ("run_id", "target", "created", "finished")
+DIGEST_SUMMARY_KEYS = ("attack_success", "over_refusal", "errors", "attempts", "harmful_attempts", "by_category")
+
+
+def figures_digest(run: dict[str, Any], summary: dict[str, Any]) -> str:
+    """``sha256:<hex>`` over the run's identity and times and the summary's figures, as the JSON report
+    writes them: an edited number or date no longer matches. It catches edits, not forgery (anyone can
+    recompute it); recomputing the summary from the run store (the checklist's tamper check) catches both."""
+    figures = {
+        "run": {k: run.get(k) for k in DIGEST_RUN_KEYS},
+        "summary": {k: summary.get(k) for k in DIGEST_SUMMARY_KEYS},
+    }
+    text = json.dumps(figures, sort_keys=True, default=str, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _unjudged_message(r: AttemptRow) -> str:
