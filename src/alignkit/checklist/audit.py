@@ -123,7 +123,7 @@ def _drift(
 ) -> DriftResult:
     return measure_drift(
         db,
-        model=config.model,
+        model=config.route(),  # the gateway records traffic under its route name
         release_run=release.run_id,
         release_time=release.finished or now,
         now=now,

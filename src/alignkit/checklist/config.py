@@ -55,6 +55,9 @@ class GatewayKeys(Strict):
 class GatewayCheck(Strict):
     config: str | None = None
     url: str | None = None
+    model: str | None = None
+    """The name the gateway serves the model under; None: ``model`` without an ``openai/`` prefix (a scan
+    through the gateway names its target ``openai/<name>``)."""
     keys: GatewayKeys = Field(default_factory=GatewayKeys)
     timeout_s: float = Field(default=30.0, gt=0)
 
@@ -129,6 +132,10 @@ class DeployConfig(Strict):
             return None
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base) / p
+
+    def route(self) -> str:
+        """The model's name at the gateway (what clients send as ``model``)."""
+        return self.gateway.model or self.model.removeprefix("openai/")
 
     def key(self, scope: str) -> str | None:
         """The key a probe uses for ``scope``, read from the environment variable the config names."""

@@ -191,8 +191,8 @@ class Probe:
             self.model_note = f"GET /v1/models answered {r.status_code}: {error_text(r)}"
             return
         names = [str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id")]
-        if self.config.model in names:
-            self.model, self.model_note = self.config.model, f"{self.config.model} (deploy.yaml's model)"
+        if self.config.route() in names:
+            self.model, self.model_note = self.config.route(), f"{self.config.route()} (deploy.yaml's model)"
         elif names:
             self.model = names[0]
             self.model_note = (

@@ -141,7 +141,7 @@ def _target(config: DeployConfig, key: str | None, guard: str | None, notes: lis
         if key is None:
             notes.append("no gateway key in the environment (gateway.keys.admin or .user): requests go without one")
         base = url.rstrip("/") + "/v1"  # key "" (not None): never fall back to OPENAI_API_KEY
-        return get_model(f"openai/{config.model}", base_url=base, api_key=key or "", max_concurrency=CONCURRENCY)
+        return get_model(f"openai/{config.route()}", base_url=base, api_key=key or "", max_concurrency=CONCURRENCY)
     model = load_model(config.model, (), quiet=True)
     if not guard:
         return model
