@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -121,14 +122,22 @@ def test_models_lists_hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert data["hf_cache"]["models"] == ["hf/org/tiny"]
 
 
-def test_demo_scans_bare_and_guarded_and_writes_the_report(tmp_path: Path) -> None:
+def test_demo_runs_the_lifecycle_attack_defend_certify(tmp_path: Path) -> None:
     out = run("demo", "--model", "mock/comply", "--sample", "12", "--out", str(tmp_path))
     assert out.exit_code == 0, out.output
-    assert "bare vs guarded" in out.output and "attack success" in out.output
+    assert "bare vs guarded" in out.output and "attack success" in out.output and "deployment checklist" in out.output
     page = (tmp_path / "report.html").read_text()
     assert "Red-team report: mock/comply" in page and "guarded" in page
     runs = RunStore(tmp_path / "runs.db").runs()
-    assert [r["target"] for r in runs] == ["mock/comply", "guarded/mock/comply"]
+    assert [r["target"] for r in runs] == ["mock/comply", "openai/smollm2"]  # the second scan went through the gateway
+    gateway = sqlite3.connect(tmp_path / "gateway.sqlite")
+    served = gateway.execute("SELECT COUNT(*) FROM exchanges WHERE request_id NOT LIKE 'probe_%'").fetchone()[0]
+    assert served == 12 and gateway.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 12 * 3
+    items = {i["id"]: i["status"] for i in json.loads((tmp_path / "checklist.json").read_text())["items"]}
+    assert len(items) == 8 and items["rate_limits"] == "pass" and items["logging_monitoring"] == "pass"
+    assert items["incident_response"] == "fail" and items["audits"] == "fail"  # no runbook, no audit: said, not hidden
+    index = (tmp_path / "index.html").read_text()
+    assert all(link in index for link in ("report.html", "checklist.html", "deploy.yaml", "gateway.yaml"))
 
 
 def test_chat_through_openai_provider_against_loopback_server(openai_server: OpenAICompatServer) -> None:
