@@ -11,8 +11,13 @@
 - reports: rates with confidence intervals over judged attempts (errors, empty answers and unreadable
   grades counted apart), HTML, JSON, JUnit XML, SARIF, run diffs;
 - the CI gate (``check_gate``): fails when attack success is too high *or could not be measured*.
+
+The registries ``converters`` and ``attacks`` share their names with the modules that fill them; both
+modules are imported here first, so a later import of them (plugin discovery) cannot rebind the
+package's ``converters`` or ``attacks`` to the module.
 """
 
+import alignkit.redteam.converters  # noqa: F401 (see the docstring's last paragraph)
 from alignkit.redteam.attacks import Crescendo, Pair, Static
 from alignkit.redteam.base import (
     CATEGORIES,
