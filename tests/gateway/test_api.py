@@ -408,3 +408,17 @@ def test_over_its_limit_a_key_gets_429_with_retry_after_and_openai_rate_limit_he
         )
         assert third.status_code == 429 and int(third.headers["retry-after"]) >= 1
         assert third.json()["error"]["type"] == "rate_limit_error" and "x-ratelimit-reset-requests" in third.headers
+
+
+def test_closing_the_gateway_leaves_a_model_it_was_handed_open(tmp_path: Path) -> None:
+    class Closable(Recorder):
+        closed = False
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    given = Closable()
+    gw = make(tmp_path, {"m": given}, routes=[{"name": "m", "model": "mock/echo", "guard": None}])
+    with TestClient(create_app(gw)):
+        pass  # the lifespan closes the gateway
+    assert not given.closed  # the caller's model (a shared one, e.g. the embedded model) stays usable

@@ -3,6 +3,7 @@ never listed, revocation that says when it did nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def test_serve_builds_the_gateway_from_its_config_and_overrides(
     assert out.exit_code == 0, out.output
     assert served["config"].port == 9123 and isinstance(served["gateway"], Gateway)
     assert "no API keys yet" in out.output and "alignkit keys create" in out.output
-    served["gateway"].db.close()
+    asyncio.run(served["gateway"].aclose())
     both = run("serve", "--config", write_config(tmp_path), "--model", "mock/echo")
     assert both.exit_code == 1 and "--model" in both.output
 

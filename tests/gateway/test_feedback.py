@@ -3,6 +3,7 @@ exports as preference pairs for `alignkit rlhf` and as items the labelling app i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_the_store_checks_what_the_api_checks(tmp_path: Path) -> None:
         gw.feedback.add(rid, key=None)
     fb = gw.feedback.add(rid, key=None, rating=-1, comment="bad \ud800 surrogate")  # lone surrogate from JSON
     assert gw.feedback.for_response(rid)[0].comment == "bad ? surrogate" and fb.key_id is None
-    gw.db.close()
+    asyncio.run(gw.aclose())
 
 
 # -- exports -------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ decisions as labelled texts and preference pairs, and the `alignkit reviews` com
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -51,7 +52,7 @@ REVIEW: dict[str, Any] = {
 def gw(tmp_path: Path) -> Iterator[Gateway]:
     gateway = make_gateway(tmp_path, review={"sla_s": 600})
     yield gateway
-    gateway.db.close()
+    asyncio.run(gateway.aclose())
 
 
 @pytest.fixture

@@ -276,6 +276,7 @@ class Upstreams:
         escalate: Escalations,
     ) -> None:
         self.escalations = escalate
+        self.given = set(models or {})
         self.routes: dict[str, Upstream] = {}
         for route in config.models:
             model = (models or {}).get(route.name) or get_model(route.model, **_provider_args(route))
@@ -316,9 +317,10 @@ class Upstreams:
         return {name: up.model.breaker.state for name, up in self.routes.items()}
 
     async def aclose(self) -> None:
-        for up in self.routes.values():
+        """Close the models the gateway built; a model handed in (``models=``) belongs to its caller."""
+        for name, up in self.routes.items():
             close = getattr(up.model.model, "aclose", None)
-            if callable(close):
+            if callable(close) and name not in self.given:
                 await close()
 
 
