@@ -1,6 +1,6 @@
 """Who is calling: the bearer key of each request, checked against the key store, and OpenAI-shaped errors.
 
-``require("user")`` (or ``"reviewer"``, ``"admin"``) is a FastAPI dependency that returns the caller's
+``require(gw, "user")`` (or ``"reviewer"``, ``"admin"``) is a FastAPI dependency that returns the caller's
 :class:`~alignkit.gateway.keys.ApiKey`, or None when the gateway runs with ``auth: none`` (loopback only,
 where the caller is the machine's own user and may do everything). A missing or unknown key gets 401, a
 key without the scope 403; the key itself never reaches a log or an error body.
@@ -68,7 +68,7 @@ def require(gw: Gateway, scope: str) -> Callable[[Request], Awaitable[ApiKey | N
                 "authentication_error",
                 "missing_api_key",
             )
-        key = gw.keys.verify(token)
+        key = gw.keys.verify_cached(token)
         if key is None:
             raise ApiError(401, "invalid or revoked API key", "authentication_error", "invalid_api_key")
         if not key.allows(scope):

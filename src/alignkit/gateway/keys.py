@@ -65,8 +65,12 @@ def _hash(secret: str) -> str:
 
 
 class KeyStore:
-    def __init__(self, db: SQL) -> None:
-        self.db = db
+    """``cache_s``: how long a verified key is trusted without reading the store again (a revocation takes
+    effect within that time); the cache is keyed by the key's hash, never the key."""
+
+    def __init__(self, db: SQL, *, cache_s: float = 2.0) -> None:
+        self.db, self.cache_s = db, cache_s
+        self._cache: dict[str, tuple[float, ApiKey]] = {}
 
     def create(
         self,
@@ -106,6 +110,19 @@ class KeyStore:
         )
         return rec, f"ak-{key_id}-{secret}"
 
+    def verify_cached(self, token: str) -> ApiKey | None:
+        """:meth:`verify`, remembered for ``cache_s`` seconds (a server checks the same key many times a second)."""
+        digest, now = _hash(token), time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        key = self.verify(token)
+        if key is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self.cache_s, key)
+        return key
+
     def verify(self, token: str) -> ApiKey | None:
         """The live key ``token`` is, or None. Takes the same time whether the id exists or not."""
         m = _KEY.fullmatch(token.strip()) if len(token) < 200 else None
@@ -132,6 +149,7 @@ class KeyStore:
             "UPDATE api_keys SET revoked = ? WHERE key_id = ? AND revoked IS NULL", (time.time(), key_id)
         )
         rec = self.get(key_id)
+        self._cache.clear()  # this process stops trusting it at once; others within cache_s
         if rec is None:
             raise ConfigError(f"no key with id {key_id!r}; `alignkit keys list` shows the ids")
         if not changed:

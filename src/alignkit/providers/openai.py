@@ -138,6 +138,11 @@ class OpenAIModel(ModelBase):
         return body
 
     async def _generate_batch(self, prompts: list[tuple[Message, ...]], config: GenerateConfig) -> list[Completion]:
+        if len(prompts) == 1:  # one request (a server's usual call): no task group to schedule
+            try:
+                return [await self._one(prompts[0], config)]
+            except ProviderError as e:
+                return [Completion.failed(self.info.spec, e)]
         results = await gather_limited([self._one(p, config) for p in prompts], self.max_concurrency)
         out: list[Completion] = []
         for r in results:
