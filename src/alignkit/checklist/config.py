@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignkit.core.errors import ConfigError
-from alignkit.gateway.config import describe_errors
+from alignkit.gateway.config import describe_errors, read_yaml_mapping
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -145,20 +143,7 @@ class DeployConfig(Strict):
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> DeployConfig:
         p = Path(path)
-        try:
-            raw = p.read_bytes()
-        except OSError as e:
-            raise ConfigError(f"cannot read the deploy config {p}: {e.strerror or e}") from None
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{p}: the deploy config is over {MAX_CONFIG_BYTES:,} bytes")
-        try:
-            data: Any = yaml.safe_load(raw.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: the deploy config must be a mapping (model:, red_team:, gateway:, ...)")
+        data = read_yaml_mapping(p, "deploy config", MAX_CONFIG_BYTES, "model:, red_team:, gateway:, ...")
         try:
             return cls.model_validate({**data, "base": str(p.resolve().parent)})
         except ValidationError as e:

@@ -76,3 +76,16 @@ def _umask() -> int:
     except (OSError, ValueError):
         pass
     return 0o022
+
+
+def read_limited(path: str | os.PathLike[str], what: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``; a ConfigError naming ``what`` it is when it cannot be read or is too large."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ConfigError(f"cannot read the {what} {p}: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise ConfigError(f"{p}: the {what} is over {max_bytes:,} bytes")
+    return data

@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.files import read_limited
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -219,20 +220,7 @@ class GatewayConfig(Strict):
     def from_file(cls, path: str | os.PathLike[str]) -> GatewayConfig:
         """Read a YAML config; errors name the file and the field and say how to fix it."""
         p = Path(path)
-        try:
-            raw = p.read_bytes()
-        except OSError as e:
-            raise ConfigError(f"cannot read the gateway config {p}: {e.strerror or e}") from None
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{p}: the gateway config is over {MAX_CONFIG_BYTES:,} bytes")
-        try:
-            data = yaml.safe_load(raw.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: the gateway config must be a mapping (host:, models:, ...)")
+        data = read_yaml_mapping(p, "gateway config", MAX_CONFIG_BYTES, "host:, models:, ...")
         _resolve_paths(data, p.resolve().parent)
         try:
             return cls.model_validate(data)
@@ -259,6 +247,21 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     log = data.get("logging")
     if isinstance(log, dict) and isinstance(log.get("path"), str):
         log["path"] = at(log["path"])
+
+
+def read_yaml_mapping(path: str | os.PathLike[str], what: str, max_bytes: int, example: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (a config file); errors name the file and say how to fix it.
+    ``example``: its top-level keys, for the message when it is not a mapping."""
+    raw = read_limited(path, what, max_bytes)
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the {what} must be a mapping ({example})")
+    return data
 
 
 def describe_errors(e: ValidationError) -> str:
