@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,16 +102,29 @@ class Database:
         # timeout= is SQLite's busy timeout; isolation_level=None: we issue BEGIN and COMMIT ourselves.
         self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
         try:
-            try:
-                self._conn.execute("PRAGMA journal_mode=WAL")  # the first statement that reads the file
-            except sqlite3.DatabaseError as e:
-                raise ConfigError(f"{self.path} is not a usable {what} ({e}); give a new file name") from None
+            self._wal(busy_timeout_s)
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(migrations)
         except BaseException:
             self._conn.close()
             raise
+
+    def _wal(self, busy_timeout_s: float) -> None:
+        """Switch the file to WAL (the first statement that reads it). Two processes creating the same new
+        file at once can find it locked while the other switches, which SQLite's busy timeout does not
+        cover: wait for that, up to the busy timeout; any other error means it is not a database."""
+        deadline = time.monotonic() + busy_timeout_s
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise ConfigError(f"{self.path} is not a usable {self.what} ({e}); give a new file name") from None
+                time.sleep(0.02)
+            except sqlite3.DatabaseError as e:
+                raise ConfigError(f"{self.path} is not a usable {self.what} ({e}); give a new file name") from None
 
     # -- schema --------------------------------------------------------------------------------------
     @property
