@@ -422,3 +422,12 @@ def test_closing_the_gateway_leaves_a_model_it_was_handed_open(tmp_path: Path) -
     with TestClient(create_app(gw)):
         pass  # the lifespan closes the gateway
     assert not given.closed  # the caller's model (a shared one, e.g. the embedded model) stays usable
+
+
+def test_a_clients_request_id_is_kept_when_it_is_a_plain_token_and_replaced_otherwise(client: TestClient) -> None:
+    body = {"model": "bare", "messages": [{"role": "user", "content": "hi"}]}
+    mine = client.post("/v1/chat/completions", json=body, headers={"x-request-id": "trace-42.a_b"})
+    assert mine.headers["x-request-id"] == "trace-42.a_b"
+    for hostile in ("john@example.com", "a b", "x" * 65, "../../etc", "id;drop"):
+        r = client.post("/v1/chat/completions", json=body, headers={"x-request-id": hostile})
+        assert r.headers["x-request-id"].startswith("req_")

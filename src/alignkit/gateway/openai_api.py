@@ -12,6 +12,7 @@ honour (tools, n > 1, logprobs, response formats) get 400 naming them, never a s
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -32,6 +33,7 @@ from alignkit.gateway.upstream import CURRENT, RequestContext, Upstream, Upstrea
 
 IGNORED = frozenset({"user", "metadata", "store", "service_tier", "seed", "frequency_penalty", "presence_penalty"})
 MAX_MESSAGES = 1000
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class TextPart(BaseModel):
@@ -173,7 +175,8 @@ async def _serve(
     gw: Any, request: Request, key: ApiKey | None, body: Sampling, messages: list[Message], kind: str
 ) -> Any:
     t0 = time.perf_counter()
-    request_id = request.headers.get("x-request-id", "")[:64].strip() or new_id("req_")
+    sent = request.headers.get("x-request-id", "")
+    request_id = sent if REQUEST_ID.fullmatch(sent) else new_id("req_")  # a client's own id, when it is a plain token
     request.state.request_id = request_id
     if body.unsupported():
         raise ApiError(
