@@ -4,6 +4,7 @@ loopback load is answered in full with every audit record, and the server keeps 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from pathlib import Path
@@ -108,3 +109,29 @@ def test_bounded_loopback_load_is_answered_in_full_with_its_audit_trail(tmp_path
         assert gw.db.read("SELECT COUNT(*) FROM exchanges")[0][0] == n
         assert gw.db.read("SELECT COUNT(DISTINCT request_id) FROM audit")[0][0] == n
         assert gw.db.read("SELECT COUNT(*) FROM audit")[0][0] == n * 6
+
+
+def test_a_stream_longer_than_the_body_timeout_is_not_cut(tmp_path: Path) -> None:
+    """The body deadline ends with the body: a stream that listens for the client's disconnect meanwhile
+    runs as long as the model takes."""
+    from alignkit.providers.mock import MockModel
+    from tests.helpers.openai_server import OpenAICompatServer
+
+    answer = " ".join(f"word{i}" for i in range(30))
+    with OpenAICompatServer(MockModel("fixed", text=answer), stream_delay=0.05) as upstream:
+        route = {
+            "name": "m",
+            "model": "openai/x",
+            "args": {"base_url": upstream.base_url, "api_key": "k"},
+            "guard": None,
+        }
+        gw = make(tmp_path, models=[route], body_timeout_s=0.5)
+        with live_server(create_app(gw)) as url:
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            start, text = time.monotonic(), ""
+            with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: {"):
+                        choices = json.loads(line[6:]).get("choices") or [{}]
+                        text += choices[0].get("delta", {}).get("content") or ""
+    assert time.monotonic() - start > 1.0 and text == answer

@@ -99,8 +99,12 @@ class BodyLimit:
             return
         seen, started = 0, False
 
+        body_done = False
+
         async def limited() -> Any:
-            nonlocal seen
+            nonlocal seen, body_done
+            if body_done:  # after the body, receive() waits for a disconnect (a stream listens for it): no limit
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.timeout_s)
             except TimeoutError:
@@ -109,6 +113,7 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
                     raise _Refused(413, f"request body over {self.limit:,} bytes", "request_too_large")
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracked(message: Any) -> None:
