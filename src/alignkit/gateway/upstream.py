@@ -23,7 +23,7 @@ import contextvars
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from alignkit.core.completion import Completion
 from alignkit.core.config import GenerateConfig
@@ -35,6 +35,7 @@ from alignkit.gateway.batching import Coalescer
 from alignkit.gateway.config import BreakerConfig, GatewayConfig, RouteConfig
 from alignkit.gateway.events import BreakerChanged, Events, UpstreamFailure
 from alignkit.gateway.redact import REDACTOR
+from alignkit.gateway.reviews import ReviewQueue
 from alignkit.guard import Guard
 from alignkit.guard.guard import EscalationEvent
 from alignkit.providers import get_model
@@ -241,21 +242,6 @@ class Resilient(ModelBase):
             await self.sleep(min(2.0, 0.1 * 2**attempt))
 
 
-class Escalations(Protocol):
-    def enqueue(
-        self,
-        *,
-        request_id: str,
-        response_id: str | None,
-        model: str,
-        rail: str,
-        validator: str,
-        reason: str,
-        messages: list[dict[str, Any]],
-        answer: str | None,
-    ) -> str: ...
-
-
 @dataclass
 class Upstream:
     route: RouteConfig
@@ -273,7 +259,7 @@ class Upstreams:
         events: Events,
         *,
         models: Mapping[str, Model] | None = None,
-        escalate: Escalations,
+        escalate: ReviewQueue,
     ) -> None:
         self.escalations = escalate
         self.given = set(models or {})
