@@ -8,6 +8,9 @@
 * ``pii``: the name and street-address tagger's held-out figures; its patterns (e-mail, phone, cards,
   ...) are not measured.
 * everything else (patterns, rules, judges that call a model): "not measured".
+
+The n-gram and tagger figures are same-source (other rows of the sources they were trained on) and say
+so; out-of-source figures, which are lower, are in bench/RESULTS.md ("generalization").
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _ngram(name: str, threshold: float | str | None) -> tuple[str, dict[str, Any
     default = points.get("default", {}).get("threshold", metrics.get("threshold"))
     if threshold in (None, "default") or threshold == default:
         held = metrics.get("held_out") or {}
-        text = f"held-out (n={held.get('n')}) at threshold {default}: {_figures(held, HELD_OUT)}"
+        text = f"same-source held-out (n={held.get('n')}) at threshold {default}: {_figures(held, HELD_OUT)}"
         return text, {"threshold": default, "held_out": {k: held.get(k) for k in ("n", *HELD_OUT)}}
     return _named_point(points, threshold, "recorded")
 
@@ -78,5 +81,5 @@ def _pii() -> tuple[str, dict[str, Any]]:
     manifest = json.loads(PII_TAGGER_MANIFEST.read_text())
     held = manifest["metrics"]["held_out_families"]["detector"]
     parts = [f"{cls} precision {v['p']:.3g}, recall {v['r']:.3g}" for cls, v in sorted(held.items())]
-    text = f"names and addresses held-out: {'; '.join(parts)}; patterns (e-mail, phone, cards, ...) {NOT_MEASURED}"
+    text = f"names and addresses, same-source held-out: {'; '.join(parts)}; patterns (e-mail, phone, cards, ...) {NOT_MEASURED}"
     return text, {cls: {"precision": v["p"], "recall": v["r"]} for cls, v in held.items()}
