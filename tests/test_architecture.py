@@ -27,6 +27,8 @@ LAYERS: dict[str, int] = {
     "guard": 2,
     "redteam": 2,
     "constitution": 2,
+    "rag": 2,
+    "bias": 2,
     "rlhf": 3,
     "gateway": 3,
     "checklist": 4,
