@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "alignkit.cli.audit:audit",
         "Scheduled safety audits: a regression red-team scan, detector drift, escalations and incidents.",
     ),
+    "bias": (
+        "alignkit.cli.bias:bias",
+        "Bias: measure it on a model (BBQ, WinoBias, counterfactual prompts), audit and augment data.",
+    ),
     "cai": (
         "alignkit.cli.cai:cai",
         "Constitutional AI: train a model to follow written principles (Bai et al., 2022).",
