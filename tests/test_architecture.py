@@ -216,6 +216,7 @@ LAZY_IMPORTS = {
     "psycopg",  # the gateway's PostgreSQL store, only when a postgresql:// URL is configured
     "psycopg_pool",
     "redis",  # the gateway's shared rate limits, only when a redis:// URL is configured
+    "pypdf",  # alignkit.rag reads PDF text with it, only when a PDF is indexed (extra: rag)
 }
 
 

@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "alignkit.cli.models:models",
         "List model providers, the embedded default and models cached on this machine.",
     ),
+    "rag": (
+        "alignkit.cli.rag:rag",
+        "Retrieval-augmented answers whose citations are checked: index documents, ask, evaluate.",
+    ),
     "redteam": ("alignkit.cli.redteam:redteam", "Red teaming: systematic attack scans with trustworthy judges."),
     "reviews": (
         "alignkit.cli.gateway_data:reviews",
