@@ -76,7 +76,7 @@ def data_file(data: str | None, relative: str) -> Path:
 @click.option("--dataset", type=click.Choice(["pubmedqa", "halueval"]), required=True, help="What to evaluate on.")
 @click.option("--data", type=click.Path(file_okay=False), help="The data folder (default: $ALIGNKIT_DATA).")
 @click.option("--sample", type=click.IntRange(1), default=50, show_default=True, help="Questions drawn (seeded).")
-@click.option("--seed", "sample_seed", default=0, show_default=True, help="Seed of the sample.")
+@click.option("--sample-seed", default=0, show_default=True, help="Seed of the sample.")
 @click.option("-k", "k", default=4, show_default=True, type=click.IntRange(1, 50), help="Chunks per question.")
 @click.option(
     "--retrieval",
