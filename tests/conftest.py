@@ -83,8 +83,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
-def build_tiny_classifier(folder: Path, tokenizer_dir: Path) -> Path:
-    """A 1-layer BERT sequence classifier (labels safe / toxic) with the tiny model's tokenizer, built offline."""
+def build_tiny_classifier(folder: Path, tokenizer_dir: Path, labels: tuple[str, ...] = ("safe", "toxic")) -> Path:
+    """A 1-layer BERT sequence classifier (labels safe / toxic by default) with the tiny model's tokenizer,
+    built offline."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
@@ -97,9 +98,9 @@ def build_tiny_classifier(folder: Path, tokenizer_dir: Path) -> Path:
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=32,
-        num_labels=2,
-        id2label={0: "safe", 1: "toxic"},
-        label2id={"safe": 0, "toxic": 1},
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
         pad_token_id=tok.pad_token_id,
     )
     BertForSequenceClassification(config).save_pretrained(folder)
@@ -110,6 +111,13 @@ def build_tiny_classifier(folder: Path, tokenizer_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"), tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_nli_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A tiny random NLI classifier (contradiction / entailment / neutral), for the grounding check's NLI tier."""
+    labels = ("contradiction", "entailment", "neutral")
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-nli"), tiny_model_dir, labels)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.messages import Message
 from alignkit.core.records import Span, Verdict
 from alignkit.registry import Registry
 
@@ -45,6 +46,10 @@ class Detector(ABC):
     default_threshold: ClassVar[float] = 0.5
     #: What the detector inspects: "input" (prompts), "output" (answers) or "any".
     applies_to: ClassVar[str] = "any"
+    #: True for a detector that judges an answer against the conversation it answers (``grounded``: the
+    #: sources in the prompt). The guard hands it the conversation through :meth:`detect_batch_in_context`;
+    #: called alone (``detect(text)``) it sees none and says so in its verdict.
+    needs_context: ClassVar[bool] = False
 
     def __init__(self, *, threshold: float | str | None = None, **args: Any) -> None:
         if args and type(self).__init__ is Detector.__init__:
@@ -97,6 +102,11 @@ class Detector(ABC):
         """Score many texts; override when a vectorized path is faster."""
         return [self.find(t) for t in texts]
 
+    def find_in_context(self, text: str, context: Sequence[Message]) -> Finding:
+        """Score ``text`` as an answer to the conversation ``context`` (detectors that set
+        :attr:`needs_context` override this; the rest ignore the context)."""
+        return self.find(text)
+
     def _verdict(self, f: Finding, ms: float) -> Verdict:
         # model_construct: the detector's own values are already valid; skip re-validation on the hot path.
         return Verdict.model_construct(
@@ -124,6 +134,28 @@ class Detector(ABC):
         found = self.find_batch(texts)
         ms = (time.perf_counter() - t) * 1000 / max(1, len(texts))
         return [self._verdict(f, ms) for f in found]
+
+    def detect_batch_in_context(self, texts: Sequence[str], contexts: Sequence[Sequence[Message]]) -> list[Verdict]:
+        """Score each text as the answer to its conversation (``contexts[i]`` for ``texts[i]``); a detector
+        that does not need the conversation scores the texts as :meth:`detect_batch` does."""
+        if not self.needs_context:
+            return self.detect_batch(texts)
+        if len(contexts) != len(texts):
+            raise ConfigError(f"{self.name}: {len(texts)} texts but {len(contexts)} conversations")
+        for text in texts:
+            check_text(text, self.name)
+        t = time.perf_counter()
+        found = [self.find_in_context(text, ctx) for text, ctx in zip(texts, contexts, strict=True)]
+        ms = (time.perf_counter() - t) * 1000 / max(1, len(texts))
+        return [self._verdict(f, ms) for f in found]
+
+    async def adetect_batch_in_context(
+        self, texts: Sequence[str], contexts: Sequence[Sequence[Message]]
+    ) -> list[Verdict]:
+        """Async form of :meth:`detect_batch_in_context` (in a worker thread: it may call a model)."""
+        if not self.needs_context:
+            return await self.adetect_batch(texts)
+        return await asyncio.to_thread(self.detect_batch_in_context, texts, contexts)
 
     async def adetect_batch(self, texts: Sequence[str]) -> list[Verdict]:
         """Async form; CPU detectors run in a worker thread so an event loop stays responsive."""

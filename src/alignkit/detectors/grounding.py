@@ -42,8 +42,9 @@ _CITED = re.compile(r"[ \t]{0,8}" + CITATION.pattern)
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[[\d,; ]{1,40}\])*\s+(?=\S)|\n+")
 _ABSTAIN = re.compile(
     r"\b(?:not (?:stated|mentioned|given|provided|specified|found|covered|answered|included)"
-    r"|no information|does not (?:say|state|mention|specify)|do(?:es)? not contain|cannot be determined"
-    r"|I (?:do not|don't) know|unknown from)\b",
+    r"|(?:(?:does|do|did)(?: not|n't)|cannot|can't|can not) (?:say|state|mention|specify|contain|answer|cover"
+    r"|include|provide|tell|be determined)"
+    r"|no information|I (?:do not|don't) know|unknown from)\b",
     re.IGNORECASE,
 )
 _ABSTAIN_WHERE = re.compile(r"\b(?:source|context|document|passage|text|abstract|information)s?\b", re.IGNORECASE)

@@ -155,7 +155,7 @@ async def stream(
         answer = await up.model.agenerate(messages, gen)
         finish, pieces = answer.finish_reason, _aiter(chunks(answer.text))
     shown: list[str] = []
-    validated = up.guard.astream(pieces) if up.guard is not None else pieces
+    validated = up.guard.astream(pieces, context=messages) if up.guard is not None else pieces
     async for piece in validated:
         shown.append(piece)
         yield piece

@@ -11,11 +11,12 @@ spec format, streaming and wrapping. This module imports the others; none of the
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
 from alignkit.core.errors import ConfigError
+from alignkit.core.messages import Message
 from alignkit.core.model import Model
 from alignkit.guard.guard import BaseGuard
 from alignkit.guard.model import GuardedModel
@@ -69,14 +70,28 @@ class Guard(BaseGuard):
         mask toxicity and redact PII and secrets on the way out."""
         return build_guard(DEFAULT_SPEC, cls, source=Source("<default guard>"), **overrides)
 
-    def stream(self, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> ValidatedStream:
+    def stream(
+        self,
+        chunks: Iterable[str],
+        *,
+        holdback: int = 48,
+        check_every: int = 64,
+        context: Sequence[Message] = (),
+    ) -> ValidatedStream:
         """Validate a streamed answer as it arrives; see :mod:`alignkit.guard.stream` (iterate it for the
-        text; its ``result`` says what the checks found)."""
-        return stream_validate(self, chunks, holdback=holdback, check_every=check_every)
+        text; its ``result`` says what the checks found). ``context``: the conversation it answers."""
+        return stream_validate(self, chunks, holdback=holdback, check_every=check_every, context=context)
 
-    def astream(self, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64) -> AsyncValidatedStream:
+    def astream(
+        self,
+        chunks: AsyncIterable[str],
+        *,
+        holdback: int = 48,
+        check_every: int = 64,
+        context: Sequence[Message] = (),
+    ) -> AsyncValidatedStream:
         """Async form of :meth:`stream`."""
-        return astream_validate(self, chunks, holdback=holdback, check_every=check_every)
+        return astream_validate(self, chunks, holdback=holdback, check_every=check_every, context=context)
 
     def wrap(self, model: Model | Callable[..., Any]) -> Model:
         """The model (or function) with this guard around it, itself a :class:`Model`."""

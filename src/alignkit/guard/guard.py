@@ -127,27 +127,40 @@ class BaseGuard:
         }
 
     # -- validating text ----------------------------------------------------------------------------
-    def validate(self, text: str, on: Rail = "output") -> ValidationResult:
-        """Run one rail's validators on ``text`` and apply their actions."""
-        return self.validate_batch([text], on)[0]
+    def validate(self, text: str, on: Rail = "output", *, context: Sequence[Message] | None = None) -> ValidationResult:
+        """Run one rail's validators on ``text`` and apply their actions. ``context``: the conversation
+        ``text`` answers, for validators that judge an answer against it (``grounded``)."""
+        return self.validate_batch([text], on, contexts=None if context is None else [context])[0]
 
-    def validate_batch(self, texts: Sequence[str], on: Rail = "output") -> list[ValidationResult]:
-        """Validate many texts; each detector scores the whole batch at once."""
+    def validate_batch(
+        self, texts: Sequence[str], on: Rail = "output", *, contexts: Sequence[Sequence[Message]] | None = None
+    ) -> list[ValidationResult]:
+        """Validate many texts; each detector scores the whole batch at once. ``contexts[i]``: the
+        conversation ``texts[i]`` answers (without it, a validator that needs one sees an empty one)."""
         validators = self.rail(on)
-        columns = [v.detector.detect_batch(texts) for v in validators]
+        convs = _contexts(texts, contexts)
+        columns = [v.detector.detect_batch_in_context(texts, convs) for v in validators]
         return [
-            self._apply(t, on, validators, [c[i] for c in columns], raise_on_exception=True)
+            self._apply(t, on, validators, [c[i] for c in columns], raise_on_exception=True, context=convs[i])
             for i, t in enumerate(texts)
         ]
 
     async def avalidate_batch(
-        self, texts: Sequence[str], on: Rail = "output", *, raise_on_exception: bool = True
+        self,
+        texts: Sequence[str],
+        on: Rail = "output",
+        *,
+        raise_on_exception: bool = True,
+        contexts: Sequence[Sequence[Message]] | None = None,
     ) -> list[ValidationResult]:
         """Async form of :meth:`validate_batch`; the rail's detectors score the batch concurrently."""
         validators = self.rail(on)
-        columns = await asyncio.gather(*(v.detector.adetect_batch(texts) for v in validators))
+        convs = _contexts(texts, contexts)
+        columns = await asyncio.gather(*(v.detector.adetect_batch_in_context(texts, convs) for v in validators))
         return [
-            self._apply(t, on, validators, [c[i] for c in columns], raise_on_exception=raise_on_exception)
+            self._apply(
+                t, on, validators, [c[i] for c in columns], raise_on_exception=raise_on_exception, context=convs[i]
+            )
             for i, t in enumerate(texts)
         ]
 
@@ -159,12 +172,13 @@ class BaseGuard:
         verdicts: list[Verdict],
         *,
         raise_on_exception: bool,
+        context: Sequence[Message] = (),
     ) -> ValidationResult:
         res = ValidationResult(text=text)
         current, changed = text, False
         for val, verdict in zip(validators, verdicts, strict=True):
             if changed:  # an earlier action changed the text: judge what is there now
-                verdict = val.detector.detect(current)
+                verdict = val.detector.detect_batch_in_context([current], [context])[0]
             res.verdicts.append(verdict)
             if not verdict.flagged:
                 continue
@@ -275,7 +289,9 @@ class BaseGuard:
         attempt = 0
         while live:
             answers = await model.agenerate_batch([convs[i] for i in live], config, **gen)
-            outs = await self.avalidate_batch([a.text for a in answers], "output", raise_on_exception=False)
+            outs = await self.avalidate_batch(
+                [a.text for a in answers], "output", raise_on_exception=False, contexts=[convs[i] for i in live]
+            )
             retry = []
             for i, answer, res in zip(live, answers, outs, strict=True):
                 o = outcomes[i]
@@ -332,6 +348,14 @@ def _repair(act: str, text: str, verdict: Verdict, val: Validator, res: Validati
     if act == "anonymize":
         res.vault = vault
     return repaired, ""
+
+
+def _contexts(texts: Sequence[str], contexts: Sequence[Sequence[Message]] | None) -> list[Sequence[Message]]:
+    if contexts is None:
+        return [()] * len(texts)
+    if len(contexts) != len(texts):
+        raise ConfigError(f"{len(texts)} texts but {len(contexts)} conversations to check them against")
+    return list(contexts)
 
 
 def _last_user_index(conv: list[Message]) -> int:

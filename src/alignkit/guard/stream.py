@@ -1,12 +1,13 @@
 """Validate a streamed answer chunk by chunk.
 
-Output validators run on the whole text so far each time ``check_every`` new characters have arrived,
-and once more at the end. The last ``holdback`` visible characters are held back until the next check,
-so an entity that arrives in pieces (an e-mail address split over chunks) is caught and fixed before any
-of it is shown. Invisible characters (zero-width, direction controls, combining marks) do not count, so
-padding an entity with them does not push its start out of the held-back tail; and the last word is held
-back however long it is, so no part of a long key or token shows before its end has arrived. When a
-validator fails:
+Output validators run on the whole text so far each time ``check_every`` new characters have arrived, and
+once more at the end. The last ``holdback`` visible characters are held back until the next check, so an
+entity that arrives in pieces (an e-mail address split over chunks) is caught and fixed before any of it
+is shown (a validator that judges the whole answer against its conversation, ``grounded``, holds the
+whole answer back and checks it once, at the end). Invisible characters (zero-width, direction controls,
+combining marks) do not count, so padding an entity with them does not push its start out of the held-
+back tail; and the last word is held back however long it is, so no part of a long key or token shows
+before its end has arrived. When a validator fails:
 
 - ``fix``/``filter``/custom: the repaired text streams on, provided the repair does not touch text
   already shown (it cannot be unsaid; then the stream stops as for ``refrain``); a repair that cannot
@@ -26,8 +27,9 @@ that (a 4,000-character answer with the default 64 is about 60 checks).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 
+from alignkit.core.messages import Message
 from alignkit.guard.guard import BaseGuard
 from alignkit.guard.outcome import ActionRecord, GuardValidationError, ValidationResult
 
@@ -35,8 +37,12 @@ STOPPED_NOTE = "\n[The rest of this answer was withheld by a safety check.]"
 
 
 class _Streamer:
-    def __init__(self, guard: BaseGuard, holdback: int, check_every: int) -> None:
+    def __init__(self, guard: BaseGuard, holdback: int, check_every: int, context: Sequence[Message] = ()) -> None:
         self.guard, self.holdback, self.check_every = guard, holdback, max(1, check_every)
+        self.context = context
+        # A validator that judges the whole answer against the conversation (grounded) cannot pass half of
+        # it: the answer is then held back whole and checked once, at the end.
+        self.whole = any(v.detector.needs_context for v in guard.rail("output"))
         self.buffer = ""
         self.shown = ""
         self.checked_at = 0
@@ -48,12 +54,12 @@ class _Streamer:
         if self.done:
             return ""
         self.buffer += chunk
-        if not final and len(self.buffer) - self.checked_at < self.check_every:
+        if not final and (self.whole or len(self.buffer) - self.checked_at < self.check_every):
             return ""
         self.checked_at = len(self.buffer)
         rails = self.guard.rail("output")
-        verdicts = [v.detector.detect(self.buffer) for v in rails]
-        res = self.guard._apply(self.buffer, "output", rails, verdicts, raise_on_exception=False)
+        verdicts = [v.detector.detect_batch_in_context([self.buffer], [self.context])[0] for v in rails]
+        res = self.guard._apply(self.buffer, "output", rails, verdicts, raise_on_exception=False, context=self.context)
         self.result = res
         if any(a.action == "exception" for a in res.actions):
             self.done = True
@@ -103,8 +109,16 @@ class ValidatedStream(_Checked, Iterator[str]):
     """The validated answer, piece by piece, as ``chunks`` arrive (see the module docstring); ``result``
     is the last check's :class:`ValidationResult` (None before the first check)."""
 
-    def __init__(self, guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64) -> None:
-        self._streamer = _Streamer(guard, holdback, check_every)
+    def __init__(
+        self,
+        guard: BaseGuard,
+        chunks: Iterable[str],
+        *,
+        holdback: int = 48,
+        check_every: int = 64,
+        context: Sequence[Message] = (),
+    ) -> None:
+        self._streamer = _Streamer(guard, holdback, check_every, context)
         self._pieces = self._run(chunks)
 
     def __next__(self) -> str:
@@ -125,9 +139,15 @@ class AsyncValidatedStream(_Checked, AsyncIterator[str]):
     """Async form of :class:`ValidatedStream` (its sync/async twin)."""
 
     def __init__(
-        self, guard: BaseGuard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
+        self,
+        guard: BaseGuard,
+        chunks: AsyncIterable[str],
+        *,
+        holdback: int = 48,
+        check_every: int = 64,
+        context: Sequence[Message] = (),
     ) -> None:
-        self._streamer = _Streamer(guard, holdback, check_every)
+        self._streamer = _Streamer(guard, holdback, check_every, context)
         self._pieces = self._run(chunks)
 
     async def __anext__(self) -> str:
@@ -145,14 +165,25 @@ class AsyncValidatedStream(_Checked, AsyncIterator[str]):
 
 
 def stream_validate(
-    guard: BaseGuard, chunks: Iterable[str], *, holdback: int = 48, check_every: int = 64
+    guard: BaseGuard,
+    chunks: Iterable[str],
+    *,
+    holdback: int = 48,
+    check_every: int = 64,
+    context: Sequence[Message] = (),
 ) -> ValidatedStream:
-    """Yield the validated answer as ``chunks`` arrive (see the module docstring)."""
-    return ValidatedStream(guard, chunks, holdback=holdback, check_every=check_every)
+    """Yield the validated answer as ``chunks`` arrive (see the module docstring); ``context``: the
+    conversation it answers, for validators that need it (``grounded``)."""
+    return ValidatedStream(guard, chunks, holdback=holdback, check_every=check_every, context=context)
 
 
 def astream_validate(
-    guard: BaseGuard, chunks: AsyncIterable[str], *, holdback: int = 48, check_every: int = 64
+    guard: BaseGuard,
+    chunks: AsyncIterable[str],
+    *,
+    holdback: int = 48,
+    check_every: int = 64,
+    context: Sequence[Message] = (),
 ) -> AsyncValidatedStream:
     """Async form of :func:`stream_validate` (its sync/async twin)."""
-    return AsyncValidatedStream(guard, chunks, holdback=holdback, check_every=check_every)
+    return AsyncValidatedStream(guard, chunks, holdback=holdback, check_every=check_every, context=context)
