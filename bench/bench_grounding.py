@@ -24,6 +24,8 @@ import time
 from collections.abc import Sequence
 
 from _common import data_dir, stamp, write_section
+from alignkit.core.files import write_text_atomic
+from alignkit.detectors.grounded import GROUNDING_MANIFEST
 from alignkit.detectors.grounding import Source, check_answer
 from alignkit.detectors.support import JudgeSupport, LexicalSupport, SupportScorer, content_words
 from alignkit.providers import get_model
@@ -91,11 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     if not (data_dir() / "halueval").exists():
         sys.exit(f"benchmark data missing under {data_dir()} (set ALIGNKIT_DATA)")
     lexical = LexicalSupport()
+    tuning, held_out = measure(halueval(), lexical), measure(pubmedqa(), lexical)
     lines = [
         "| data | role | answers | AUROC | flagged: hallucinated | flagged: right | ms / answer |",
         "|---|---|---|---|---|---|---|",
-        row("HaluEval QA", "tuning set (same source)", measure(halueval(), lexical)),
-        row("PubMedQA, misattributed conclusions", "held out", measure(pubmedqa(), lexical)),
+        row("HaluEval QA", "tuning set (same source)", tuning),
+        row("PubMedQA, misattributed conclusions", "held out", held_out),
     ]
     if args.judge_pairs:
         judge = JudgeSupport(get_model("embedded"))
@@ -124,6 +127,18 @@ def main(argv: list[str] | None = None) -> None:
     print(body)
     if args.write:
         write_section("grounding", body)
+        manifest = {
+            "scorer": lexical.name,
+            "min_support": lexical.default_min_support,
+            "command": cmd,
+            "halueval_qa": {"role": "tuning set (same source)", **_rounded(tuning)},
+            "pubmedqa_misattributed": {"role": "held out", **_rounded(held_out)},
+        }
+        write_text_atomic(GROUNDING_MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def _rounded(m: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in m.items() if k != "ms"}
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from alignkit.checklist.quality import quality
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import system, user
 from alignkit.detectors import get_detector
@@ -147,3 +148,9 @@ def test_self_consistency_flags_claims_the_samples_do_not_repeat() -> None:
     assert det.detect("Paris is the capital.").flagged  # no question to resample: fails closed
     failing = get_detector("self_consistency", model=MockModel("error"), samples=2)
     assert failing.detect_batch_in_context(["Paris."], [convo])[0].label == "sampling_failed"
+
+
+def test_the_checklist_prints_the_grounding_checks_measured_figures() -> None:
+    text, figures = quality("grounded", None)
+    assert "held out" in text and "tuning set" in text
+    assert 0.5 < figures["pubmedqa_misattributed"]["auroc"] <= 1.0 and figures["halueval_qa"]["n"] > 0

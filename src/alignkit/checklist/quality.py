@@ -7,6 +7,8 @@
   recorded in the encoder manifest (there is no held-out row for them at the shipped threshold).
 * ``pii``: the name and street-address tagger's held-out figures; its patterns (e-mail, phone, cards,
   ...) are not measured.
+* ``grounded``: the lexical scorer's figures on HaluEval QA (its tuning set) and PubMedQA (held out),
+  written by ``bench/bench_grounding.py``.
 * everything else (patterns, rules, judges that call a model): "not measured".
 
 The n-gram heads' figures are same-source (other rows of the sources they were trained on) and say so;
@@ -22,6 +24,7 @@ from typing import Any
 from alignkit.core.errors import ConfigError
 from alignkit.detectors import detectors
 from alignkit.detectors.encoder import CascadeDetector, EncoderDetector, manifest_info
+from alignkit.detectors.grounded import GROUNDING_MANIFEST, GroundedDetector
 from alignkit.detectors.learned import model_info
 from alignkit.detectors.pii_tagger import WEIGHTS as PII_TAGGER_MANIFEST
 
@@ -40,6 +43,8 @@ def quality(validator: str, threshold: float | str | None) -> tuple[str, dict[st
             return _ngram(model_name, threshold)
         if validator == "pii":
             return _pii()
+        if factory is GroundedDetector:
+            return _grounded()
     except (ConfigError, OSError, ValueError, KeyError, TypeError) as e:
         return f"{NOT_MEASURED}: its manifest could not be read ({e})", {}
     return f"{NOT_MEASURED} (rule-based or model-backed: no shipped figures)", {}
@@ -76,6 +81,17 @@ def _encoder(
     head = manifest_info()["heads"][factory.base]
     points = head["cascade"]["operating_points"] if issubclass(factory, CascadeDetector) else head["operating_points"]
     return _named_point(points, "default" if threshold is None else threshold, "out-of-fold")
+
+
+def _grounded() -> tuple[str, dict[str, Any]]:
+    m = json.loads(GROUNDING_MANIFEST.read_text())
+    tuned, held = m["halueval_qa"], m["pubmedqa_misattributed"]
+    text = (
+        f"{m['scorer']} scorer at min_support {m['min_support']}: HaluEval QA (tuning set) "
+        f"{_figures(tuned, ('auroc', 'tpr', 'fpr'))}; PubMedQA misattributed conclusions (held out) "
+        f"{_figures(held, ('auroc', 'tpr', 'fpr'))}"
+    )
+    return text, {"halueval_qa": tuned, "pubmedqa_misattributed": held}
 
 
 def _pii() -> tuple[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ while what it knows stays put.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError
@@ -28,6 +29,8 @@ from alignkit.detectors.grounding import GroundingReport, Source, check_answer, 
 from alignkit.detectors.support import LexicalSupport, SupportScorer, make_scorer
 
 SCORERS = ("lexical", "nli", "judge")
+GROUNDING_MANIFEST = Path(__file__).parent / "weights" / "grounding.json"
+"""The lexical tier's measured figures, written by ``bench/bench_grounding.py --write`` (read by the checklist)."""
 
 
 def report_finding(report: GroundingReport, *, no_sources: bool = False) -> Finding:
