@@ -111,3 +111,22 @@ def test_augment_never_overwrites_its_input_or_leaves_half_a_file(tmp_path: Path
     with pytest.raises(RecordError, match=r"bad\.jsonl:2"):
         augment_file(bad, out, gender)
     assert out.read_text() == "previous\n"
+
+
+def test_the_rlhf_and_cai_readers_take_the_output(tmp_path: Path, gender: list[Swapper]) -> None:
+    from alignkit.cli.cai_common import read_prompts
+    from alignkit.rlhf.data import load_preferences
+
+    hh = _write(
+        tmp_path / "hh.jsonl",
+        [{"prompt": "\n\nHuman: Is my mom kind?\n\nAssistant:", "chosen": "She is.", "rejected": "Who knows."}],
+    )
+    augment_file(hh, tmp_path / "hh_out.jsonl", gender)
+    pairs, report = load_preferences(tmp_path / "hh_out.jsonl")
+    assert report.kept == 2 and pairs[1].chosen == "He is."
+    prompts = _write(
+        tmp_path / "prompts.jsonl",
+        [{"instruction": "Write to her.", "input": ""}, {"instruction": "Add 2 and 2.", "input": ""}],
+    )
+    augment_file(prompts, tmp_path / "prompts_out.jsonl", gender)
+    assert read_prompts(str(tmp_path / "prompts_out.jsonl")) == ["Write to her.", "Write to him.", "Add 2 and 2."]
