@@ -33,6 +33,8 @@ import torch
 from alignkit.core.errors import ConfigError
 from alignkit.core.files import write_text_atomic
 from alignkit.core.messages import Prompt
+from alignkit.rlhf.hacking import HackingMonitor
+from alignkit.rlhf.hacking_probe import ppo_probe
 from alignkit.rlhf.losses import (
     AdaptiveKLController,
     entropy_from_logits,
@@ -151,12 +153,15 @@ class PPOTrainer:
         epochs: int = 1,
         resume_from: str | Path | None = None,
         on_step: Callable[[int, int, dict[str, float]], None] | None = None,
+        monitor: HackingMonitor | None = None,
     ) -> list[dict[str, float]]:
         """Sample answers to ``prompts`` with the policy, score them with ``reward_fn(prompts,
         responses)`` (a :class:`RewardModel` or any function returning one number per answer) and
         update; ``steps`` batches in all (default: ``epochs`` passes over the prompts). With
         ``resume_from`` (a checkpoint folder, or ``"latest"`` in ``output_dir``) the run continues
-        from that checkpoint: same data order, same samples. Returns the statistics of every step."""
+        from that checkpoint: same data order, same samples. A ``monitor`` (:mod:`alignkit.rlhf.hacking`)
+        adds gold, proxy and shortcut columns every ``eval_every`` steps and may stop or roll back the run.
+        Returns the statistics of every step."""
         cfg, acc = self.config, self.accelerator
         prompts = list(prompts)[acc.process_index :: acc.num_processes]  # each process its own share
         if len(prompts) < cfg.batch_size:
@@ -165,7 +170,8 @@ class PPOTrainer:
         total = steps if steps is not None else per_epoch * epochs
         if resume_from is not None:
             self.load_checkpoint(self._resolve_checkpoint(resume_from))
-        while self.state.step < total:
+        watch = monitor.attach(ppo_probe(self), self.state.step) if monitor is not None else None
+        while self.state.step < total and not (monitor is not None and monitor.stopped):
             epoch, k = divmod(self.state.step, per_epoch)
             order = list(range(len(prompts)))
             random.Random(cfg.seed + epoch).shuffle(order)  # noqa: S311 (reproducible order, not secrecy)
@@ -191,7 +197,7 @@ class PPOTrainer:
                     "time/samples_per_s": len(queries) / elapsed,
                 }
             )
-            self._record(stats)
+            self._record(stats if watch is None else {**stats, **watch(self.state.step + 1)})
             if self.log is not None and cfg.save_every and self.state.step % cfg.save_every == 0:
                 self.save_checkpoint()
             if on_step:

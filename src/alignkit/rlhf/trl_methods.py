@@ -29,6 +29,8 @@ from typing import Any
 from alignkit.core.errors import ConfigError
 from alignkit.core.messages import Message, Prompt, to_messages
 from alignkit.core.records import PreferencePair, SFTExample
+from alignkit.rlhf.hacking import HackingMonitor
+from alignkit.rlhf.hacking_probe import trl_callbacks
 from alignkit.rlhf.reward_functions import RewardFn
 from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainConfig, TrainConfig
 from alignkit.rlhf.trl_methods_setup import (
@@ -167,6 +169,7 @@ def train_dpo(
     ref_model: Any = None,
     eval_pairs: Sequence[PreferencePair] | None = None,
     on_log: OnLog | None = None,
+    monitor: HackingMonitor | None = None,
 ) -> dict[str, Any]:
     """Direct preference optimization on ``pairs``. ``ref_model`` (a folder or a loaded model)
     defaults to a frozen copy of the starting policy (with LoRA: the policy with adapters off).
@@ -205,7 +208,7 @@ def train_dpo(
             eval_dataset=eval_dataset,
             processing_class=tok,
             peft_config=peft_config(config.lora),
-            callbacks=[log_callback(transformers, on_log)] if on_log else None,
+            callbacks=trl_callbacks(transformers, on_log, monitor, tok, config),
         )
         return train_and_save(trainer, tok, config, "dpo", info)
 
@@ -254,10 +257,11 @@ def train_rloo(
     tokenizer: Any = None,
     ref_model: Any = None,
     on_log: OnLog | None = None,
+    monitor: HackingMonitor | None = None,
 ) -> dict[str, Any]:
     """REINFORCE leave-one-out: each sample's baseline is the mean reward of the other samples of its
     prompt. ``reward_fn`` is one alignkit reward function or several (their rewards are summed)."""
-    return _train_online("rloo", model, prompts, reward_fn, config, tokenizer, ref_model, on_log)
+    return _train_online("rloo", model, prompts, reward_fn, config, tokenizer, ref_model, on_log, monitor)
 
 
 def train_grpo(
@@ -269,10 +273,11 @@ def train_grpo(
     tokenizer: Any = None,
     ref_model: Any = None,
     on_log: OnLog | None = None,
+    monitor: HackingMonitor | None = None,
 ) -> dict[str, Any]:
     """Group relative policy optimization: advantages are rewards standardized within each prompt's
     group of ``num_generations`` samples, with a clipped objective and a KL pull of strength ``beta``."""
-    return _train_online("grpo", model, prompts, reward_fn, config, tokenizer, ref_model, on_log)
+    return _train_online("grpo", model, prompts, reward_fn, config, tokenizer, ref_model, on_log, monitor)
 
 
 def _train_online(
@@ -284,6 +289,7 @@ def _train_online(
     tokenizer: Any,
     ref_model: Any,
     on_log: OnLog | None,
+    monitor: HackingMonitor | None = None,
 ) -> dict[str, Any]:
     if not isinstance(config, RLTrainConfig):
         raise ConfigError(f"train_{method} needs RLTrainConfig; got {type(config).__name__}")
@@ -332,7 +338,7 @@ def _train_online(
                 train_dataset=to_dataset(rows),
                 processing_class=tok,
                 peft_config=peft_config(config.lora),
-                callbacks=[log_callback(transformers, on_log)] if on_log else None,
+                callbacks=trl_callbacks(transformers, on_log, monitor, tok, config),
             )
         finally:
             policy.config._name_or_path = original_path
