@@ -21,6 +21,7 @@ from alignkit.cli.cai_common import (
     read_prompts,
 )
 from alignkit.cli.options import load_model
+from alignkit.cli.privacy_options import dp_config, dp_options, refuse_dp
 from alignkit.cli.rlhf_common import config_option, model_path, on_log_bar, progress_bar, read_pairs, seeded_sample
 from alignkit.constitution.evaluate import EvalConfig, EvalReport, evaluate_models
 from alignkit.constitution.spec import load_constitution
@@ -31,6 +32,7 @@ from alignkit.core.jsonl import iter_json_objects, read_jsonl, write_jsonl
 from alignkit.core.messages import to_messages
 from alignkit.core.model import run_sync
 from alignkit.core.records import PreferencePair, SFTExample
+from alignkit.privacy.dp_sft import train_sft_dp
 from alignkit.redteam.judge import Judge, RubricGrader
 from alignkit.rlhf.data import prompts_of
 from alignkit.rlhf.ppo import PPOTrainer
@@ -68,13 +70,19 @@ def _in_folder(path: str, name: str) -> Path:
 @click.option("--max-new-tokens", type=click.IntRange(1), default=48, show_default=True, help="PPO answer length.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@dp_options
 def train(
     policy: str, sft_data: str | None, rl: str, pairs: str | None, out: str, epochs: float, max_steps: int | None,
     lr: float | None, rl_lr: float | None, batch_size: int, max_length: int, lora_rank: int | None, beta: float,
     rm_epochs: int, ppo_steps: int, ppo_batch_size: int, max_new_tokens: int, seed: int, device: str,
+    dp_epsilon: float | None, dp_delta: float | None, dp_max_grad_norm: float | None,
 ) -> None:  # fmt: skip
     """SFT on the revisions (--sft), then optionally RL from the AI feedback pairs: DPO, or a reward
-    model + PPO (--rl). Each stage starts from the previous one's model; the last is printed."""
+    model + PPO (--rl). Each stage starts from the previous one's model; the last is printed.
+    With --dp-epsilon, the SFT stage trains with DP-SGD (the RL stages do not support DP)."""
+    dp = dp_config(dp_epsilon, dp_delta, dp_max_grad_norm)
+    if rl != "none":
+        refuse_dp(dp, f"cai train --rl {rl}", "train the SFT stage with DP alone (--rl none)")
     if sft_data is None and rl == "none":
         raise click.UsageError("nothing to train: give --sft and/or --rl dpo|ppo with --pairs")
     if rl != "none" and pairs is None:
@@ -90,7 +98,10 @@ def train(
     stages: dict[str, Any] = {"start": current}
     if sft_data is not None:
         sft_config = TrainConfig(output_dir=Path(out) / "sft", learning_rate=lr, **common)
-        stats = _trl_stage("sft", lambda on_log: train_sft(current, examples, sft_config, on_log=on_log))
+        if dp is None:
+            stats = _trl_stage("sft", lambda on_log: train_sft(current, examples, sft_config, on_log=on_log))
+        else:
+            stats = _trl_stage("sft", lambda on_log: train_sft_dp(current, examples, sft_config, dp, on_log=on_log))
         current = str(Path(out) / "sft")
         stages["sft"] = {"examples": len(examples), **stats}
     if rl != "none":
@@ -114,7 +125,7 @@ def _trl_stage(name: str, run: Any) -> dict[str, Any]:
     with progress_bar() as bar:
         task = bar.add_task(name, total=None, info="")
         stats = run(on_log_bar(bar, task, ("loss", "rewards/margins", "rewards/accuracies")))
-    keep = ("steps", "seconds", "train_loss", "pairs", "dropped", "swapped", "label_smoothing", "examples")
+    keep = ("steps", "seconds", "train_loss", "pairs", "dropped", "swapped", "label_smoothing", "examples", "privacy")
     return {k: stats[k] for k in keep if k in stats}
 
 

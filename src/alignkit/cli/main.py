@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "alignkit.cli.models:models",
         "List model providers, the embedded default and models cached on this machine.",
     ),
+    "privacy": (
+        "alignkit.cli.privacy:privacy",
+        "Privacy leaks: canaries, exposure and membership inference (DP training: --dp-epsilon on training commands).",
+    ),
     "rag": (
         "alignkit.cli.rag:rag",
         "Retrieval-augmented answers whose citations are checked: index documents, ask, evaluate.",

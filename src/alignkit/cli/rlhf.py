@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from alignkit.cli.options import load_model
+from alignkit.cli.privacy_options import dp_config, dp_options
 from alignkit.cli.rewards import reward_function
 from alignkit.cli.rlhf_common import (
     config_option,
@@ -22,6 +23,8 @@ from alignkit.cli.rlhf_common import (
 )
 from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
 from alignkit.core.files import check_not_input, write_text_atomic
+from alignkit.privacy.card import write_model_card
+from alignkit.privacy.dp_reward import train_reward_model_dp
 from alignkit.rlhf.demo import DemoConfig, run_demo
 from alignkit.rlhf.evaluate import evaluate_policy
 from alignkit.rlhf.policy import ValueHeadModel
@@ -56,11 +59,15 @@ def rlhf() -> None:
 @click.option("--pii", type=click.Choice(["keep", "redact", "drop"]), default="keep", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@dp_options
 def train_reward(
     data: str, backbone: str, out: str, fmt: str, limit: int | None, eval_fraction: float, epochs: int,
     batch_size: int, lr: float, max_length: int, lora_rank: int | None, pii: str, seed: int, device: str,
+    dp_epsilon: float | None, dp_delta: float | None, dp_max_grad_norm: float | None,
 ) -> None:  # fmt: skip
-    """Train a Bradley-Terry reward model on the preference pairs in DATA; report held-out accuracy."""
+    """Train a Bradley-Terry reward model on the preference pairs in DATA; report held-out accuracy.
+    With --dp-epsilon, train with DP-SGD (the budget spent goes into the manifest and README.md)."""
+    dp = dp_config(dp_epsilon, dp_delta, dp_max_grad_norm)
     pairs = read_pairs(data, fmt, limit, seed, pii)
     random.Random(seed).shuffle(pairs)  # noqa: S311 (a reproducible split)
     n_eval = int(len(pairs) * eval_fraction)
@@ -69,17 +76,21 @@ def train_reward(
     config = RewardConfig(learning_rate=lr, batch_size=batch_size, epochs=epochs, max_length=max_length, seed=seed)
     with progress_bar() as bar:
         task = bar.add_task("reward model", total=None, info="")
-        stats = train_reward_model(
-            rm,
-            train,
-            config,
-            on_step=lambda s, n, loss: bar.update(task, completed=s, total=n, info=f"loss {loss:.3f}"),
-        )
+        on_step = lambda s, n, loss: bar.update(task, completed=s, total=n, info=f"loss {loss:.3f}")  # noqa: E731
+        if dp is not None:
+            stats = train_reward_model_dp(rm, train, config, dp, on_step=on_step)
+        else:
+            stats = train_reward_model(rm, train, config, on_step=on_step)
     metrics = {"train_pairs": len(train), "held_out_pairs": len(held_out), "backbone": backbone, **stats}
     if held_out:
         metrics["held_out"] = evaluate_reward_model(rm, held_out)
     rm.save(out, **{k: v for k, v in metrics.items() if k != "config"})
     write_text_atomic(Path(out, "metrics.json"), json.dumps(metrics, indent=1, default=str))
+    if dp is not None:
+        summary = {
+            str(k): metrics[k] for k in ("backbone", "train_pairs", "steps", "seconds", "held_out") if k in metrics
+        }
+        write_model_card(out, "Reward model with differential privacy", summary, stats["privacy"])
     acc = metrics.get("held_out", {}).get("pairwise_accuracy")
     click.echo(
         f"saved {out}: {len(train)} pairs, {stats['seconds']:.0f} s"

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from alignkit.cli.privacy_options import dp_config, dp_options, refuse_dp
 from alignkit.cli.rewards import reward_function
 from alignkit.cli.rlhf_common import (
     config_option,
@@ -19,6 +20,7 @@ from alignkit.cli.rlhf_common import (
 )
 from alignkit.core.jsonl import read_jsonl
 from alignkit.core.records import SFTExample
+from alignkit.privacy.dp_sft import train_sft_dp
 from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainConfig, TrainConfig
 from alignkit.rlhf.trl_methods import train_dpo, train_grpo, train_rloo, train_sft
 
@@ -44,7 +46,7 @@ def _common(fn: F) -> F:
         ]
     ):
         fn = opt(fn)
-    return fn
+    return dp_options(fn)  # only sft trains with DP; the others refuse the options (_dp)
 
 
 def _config(cls: Any, kw: dict[str, Any], **extra: Any) -> Any:
@@ -57,6 +59,14 @@ def _config(cls: Any, kw: dict[str, Any], **extra: Any) -> Any:
     if kw["batch_size"]:
         values["batch_size"] = kw["batch_size"]
     return cls(**values)
+
+
+def _dp(kw: dict[str, Any], method: str) -> Any:
+    """The DP target of an SFT run, or a usage error for a method that cannot train with DP."""
+    dp = dp_config(kw.pop("dp_epsilon"), kw.pop("dp_delta"), kw.pop("dp_max_grad_norm"))
+    if method != "sft":
+        refuse_dp(dp, f"rlhf {method}", "DP training is available for `rlhf sft` and `rlhf train-reward`")
+    return dp
 
 
 def _run(name: str, train: Callable[[Any], dict[str, Any]], keys: tuple[str, ...]) -> None:
@@ -73,6 +83,7 @@ def _run(name: str, train: Callable[[Any], dict[str, Any]], keys: tuple[str, ...
 @click.option("--beta", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True)
 def dpo(pairs: str, beta: float, **kw: Any) -> None:
     """Direct preference optimization on a pairs file (JSONL/CSV, HH transcripts, alignkit pairs)."""
+    _dp(kw, "dpo")
     data = read_pairs(pairs, "auto", kw["limit"], kw["seed"])
     config = _config(DPOTrainConfig, kw, beta=beta)
     _run("dpo", lambda on_log: train_dpo(model_path(kw["policy"]), data, config, on_log=on_log),
@@ -91,6 +102,7 @@ def _online(method: str, train: Callable[..., dict[str, Any]]) -> click.Command:
     def command(
         prompts: str, reward: str, num_generations: int, max_new_tokens: int, temperature: float, beta: float, **kw: Any
     ) -> None:
+        _dp(kw, method)
         data = read_prompt_file(prompts, kw["limit"], kw["seed"])
         config = _config(
             RLTrainConfig, kw, num_generations=num_generations, max_new_tokens=max_new_tokens,
@@ -111,9 +123,15 @@ grpo = _online("grpo", train_grpo)
 @_common
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False), help="SFT examples (JSONL).")
 def sft(data: str, **kw: Any) -> None:
-    """Supervised fine-tuning on SFT examples (prompt + completion records, e.g. from `alignkit cai revise`)."""
+    """Supervised fine-tuning on SFT examples (prompt + completion records, e.g. from `alignkit cai revise`).
+    With --dp-epsilon, DP-SGD instead of trl (the budget spent goes into the manifest and README.md)."""
+    dp = _dp(kw, "sft")
     examples = list(read_jsonl(data, SFTExample))
     if kw["limit"]:
         examples = examples[: kw["limit"]]
     config = _config(TrainConfig, kw)
+    if dp is not None:
+        _run("sft (DP)", lambda on_log: train_sft_dp(model_path(kw["policy"]), examples, config, dp, on_log=on_log),
+             ("loss",))  # fmt: skip
+        return
     _run("sft", lambda on_log: train_sft(model_path(kw["policy"]), examples, config, on_log=on_log), ("loss",))
