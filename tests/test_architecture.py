@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "rag": 2,
     "bias": 2,
     "rlhf": 3,
+    "privacy": 3,
     "gateway": 3,
     "checklist": 4,
     "cli": 5,
@@ -217,6 +218,7 @@ LAZY_IMPORTS = {
     "psycopg_pool",
     "redis",  # the gateway's shared rate limits, only when a redis:// URL is configured
     "pypdf",  # alignkit.rag reads PDF text with it, only when a PDF is indexed (extra: rag)
+    "opacus",  # alignkit.privacy's DP-SGD (extra `privacy`), only when a run trains with DP
 }
 
 
