@@ -7,6 +7,7 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,7 @@ from alignkit.cli.rlhf_common import (
     read_pairs,
     read_prompt_file,
 )
+from alignkit.cli.rlhf_hacking import build_monitor, hacking_options, report
 from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
 from alignkit.core.files import check_not_input, write_text_atomic
 from alignkit.privacy.card import write_model_card
@@ -139,11 +141,12 @@ def eval_reward(model: str, pairs: str, fmt: str, limit: int | None, seed: int, 
 @click.option("--tensorboard", is_flag=True, help="Also write TensorBoard scalars.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@hacking_options
 def ppo(
     policy: str, prompts: str, reward: str, out: str, steps: int | None, limit: int | None, batch_size: int,
     mini_batch_size: int | None, micro_batch_size: int | None, ppo_epochs: int, lr: float, kl_coef: float,
     adaptive_kl: bool, kl_target: float, max_new_tokens: int, temperature: float, missing_eos_penalty: float | None,
-    critic: str | None, save_every: int, resume: bool, tensorboard: bool, seed: int, device: str,
+    critic: str | None, save_every: int, resume: bool, tensorboard: bool, seed: int, device: str, **hack: Any,
 ) -> None:  # fmt: skip
     """PPO fine-tuning of POLICY on PROMPTS to maximise REWARD, with a KL leash to the start."""
     data = read_prompt_file(prompts, limit, seed)  # a bad file fails before any model loads
@@ -156,12 +159,14 @@ def ppo(
     )  # fmt: skip
     trainer = PPOTrainer(config, critic=critic)
     reward_fn = reward_function(reward, device)
+    monitor, data = build_monitor(hack, data, reward_fn, out, device)
     with progress_bar() as bar:
         task = bar.add_task("ppo", total=steps, info="")
         history = trainer.train(
             data, reward_fn, steps=steps, resume_from="latest" if resume else None,
-            on_step=on_log_bar(bar, task, ("env/reward_mean", "objective/kl", "time/step")),
+            on_step=on_log_bar(bar, task, ("env/reward_mean", "objective/kl", "time/step")), monitor=monitor,
         )  # fmt: skip
+    report(monitor, out)
     trainer.save_pretrained(Path(out) / "policy")
     plot_log(read_log(out), CURVES, Path(out) / "curves.svg", title=f"PPO on {policy}")
     first, last = history[0], history[-1]

@@ -18,6 +18,7 @@ from alignkit.cli.rlhf_common import (
     read_pairs,
     read_prompt_file,
 )
+from alignkit.cli.rlhf_hacking import build_monitor, hacking_options, report
 from alignkit.core.jsonl import read_jsonl
 from alignkit.core.records import SFTExample
 from alignkit.privacy.dp_sft import train_sft_dp
@@ -99,6 +100,7 @@ def _online(method: str, train: Callable[..., dict[str, Any]]) -> click.Command:
     @click.option("--max-new-tokens", type=click.IntRange(1), default=64, show_default=True)
     @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
     @click.option("--beta", type=click.FloatRange(0), default=0.04, show_default=True)
+    @hacking_options
     def command(
         prompts: str, reward: str, num_generations: int, max_new_tokens: int, temperature: float, beta: float, **kw: Any
     ) -> None:
@@ -109,8 +111,11 @@ def _online(method: str, train: Callable[..., dict[str, Any]]) -> click.Command:
             temperature=temperature, beta=beta,
         )  # fmt: skip
         fn = reward_function(reward)
-        _run(method, lambda on_log: train(model_path(kw["policy"]), data, fn, config, on_log=on_log),
+        hack = {k: kw.pop(k) for k in ("gold", "held_out", "hack_every", "hack_patience", "on_hack", "label_store")}
+        monitor, data = build_monitor(hack, data, fn, kw["out"])
+        _run(method, lambda on_log: train(model_path(kw["policy"]), data, fn, config, on_log=on_log, monitor=monitor),
              ("loss", "reward", "kl"))  # fmt: skip
+        report(monitor, kw["out"])
 
     return command
 
