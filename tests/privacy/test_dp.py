@@ -116,3 +116,29 @@ def test_dp_reward_model_folds_each_pair_into_one_example(tiny_model_dir: Path) 
     assert stats["privacy"]["privacy_unit"] == "one training example"
     assert stats["offset"] == 0.0 and stats["centered"].startswith("no")
     assert len(rm.score([p.prompt for p in pairs[:2]], ["a", "b"])) == 2
+
+
+@needs_torch
+def test_train_reward_and_cai_train_with_dp_write_the_budget(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from alignkit.cli.main import cli
+    from alignkit.core.jsonl import write_jsonl
+
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": f"q{i}", "chosen": "paris is the capital", "rejected": f"the lazy dog {i}"} for i in range(30)]
+    write_jsonl(pairs, rows)
+    args = ["rlhf", "train-reward", str(pairs), "--backbone", str(tiny_model_dir), "--out", str(tmp_path / "rm"),
+            "--batch-size", "6", "--lr", "1e-3", "--dp-epsilon", "8", "--dp-delta", "1e-3", "--device", "cpu"]  # fmt: skip
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((tmp_path / "rm" / "metrics.json").read_text())
+    assert 0 < metrics["privacy"]["epsilon_spent"] <= 8.01 and metrics["privacy"]["examples"] == 27
+    assert "differential privacy" in (tmp_path / "rm" / "README.md").read_text()
+    write_jsonl(tmp_path / "sft.jsonl", _sft_examples(40))
+    args = ["cai", "train", "--policy", str(tiny_model_dir), "--sft", str(tmp_path / "sft.jsonl"), "--out",
+            str(tmp_path / "cai"), "--max-steps", "2", "--dp-epsilon", "8", "--dp-delta", "1e-3"]  # fmt: skip
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    stages = json.loads((tmp_path / "cai" / "cai-train.json").read_text())
+    assert stages["sft"]["privacy"]["steps"] == 2
