@@ -63,8 +63,11 @@ def test_grpo_monitor_runs_in_the_trl_callback(tiny_model_dir: Path, tmp_path: P
     monitor = HackingMonitor(
         HELD_OUT[:4], vowel_fraction, anti_vowels, HackingConfig(eval_every=2, patience=1, action="stop"), log_dir=out
     )
+    (out).mkdir()
+    (out / "log.csv").write_text("step,hacking/proxy\n0,0.5\n")  # an earlier run's log in the same folder
     train_grpo(str(tiny_model_dir), PROMPTS[:8], vowel_fraction, config, monitor=monitor)
     assert [e.step for e in monitor.evaluations][:2] == [0, 2]
     rows = read_log(out)
     assert rows[0]["step"] == 0 and "hacking/gold" in rows[0] and "shortcut/repeat_rate" in rows[0]
+    assert [r["step"] for r in rows] == [e.step for e in monitor.evaluations]  # the old rows are gone
     assert all(math.isfinite(e.kl_mean) for e in monitor.evaluations)

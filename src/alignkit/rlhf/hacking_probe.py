@@ -18,6 +18,7 @@ import copy
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,7 +27,7 @@ from alignkit.core.messages import Prompt
 from alignkit.rlhf.hacking import HackingMonitor
 from alignkit.rlhf.losses import logprobs_of
 from alignkit.rlhf.policy import ValueHeadModel, collate, forward_response
-from alignkit.rlhf.trainlog import TrainLog
+from alignkit.rlhf.trainlog import LOG_FILE, TrainLog
 from alignkit.rlhf.trl_methods_setup import OnLog, log_callback
 
 __all__ = ["PolicyProbe", "hacking_callback", "ppo_probe", "trl_callbacks"]
@@ -126,8 +127,8 @@ def hacking_callback(transformers: Any, monitor: HackingMonitor, tokenizer: Any,
                 temperature=float(getattr(config, "temperature", 1.0)),
                 chat_template=bool(getattr(tokenizer, "chat_template", None)),
             )  # fmt: skip
+            (Path(args.output_dir) / LOG_FILE).unlink(missing_ok=True)  # a new run in an old folder: a new log
             self.log = TrainLog(args.output_dir)
-            self.log.truncate_after(int(state.global_step))  # a new run in an old folder starts its log afresh
             step = int(state.global_step)
             self.after_step = monitor.attach(probe, step)
             self.log.write(step, monitor.last_row)
