@@ -12,7 +12,9 @@
 4. After: the same evaluations on the trained policy, plus the win rate of its benign answers against
    the start's, judged by the embedded model asked in both orders (``rlhf.evaluate.grade_pairs``).
 
-    nice -n 10 python bench/bench_bias.py --write
+    OMP_NUM_THREADS=1 nice -n 10 python bench/bench_bias.py --write
+
+(Run with one torch thread on a machine shared with other jobs.)
 """
 
 from __future__ import annotations
@@ -88,12 +90,14 @@ def evaluate(
     items = stratified_sample(load_bbq(root / "bbq"), args.bbq, args.seed)
     out["bbq"] = evaluate_bbq(model, items, seed=args.seed)
     times["bbq"] = time.perf_counter() - t
+    log(f"BBQ: {len(items)} questions in {times['bbq']:.0f} s")
     t = time.perf_counter()
     wino, skipped = load_winobias(root / "winobias", seed=args.seed)
     out["winobias"] = evaluate_winobias(
         model, sample_pairs(wino, args.wino, args.seed), skipped=skipped, seed=args.seed
     )
     times["winobias"] = time.perf_counter() - t
+    log(f"WinoBias in {times['winobias']:.0f} s")
     t = time.perf_counter()
     refusal = get_detector("refusal")
     out["counterfactual"] = evaluate_counterfactuals(
@@ -107,6 +111,7 @@ def evaluate(
         seed=args.seed,
     )
     times["counterfactual"] = time.perf_counter() - t
+    log(f"counterfactual in {times['counterfactual']:.0f} s")
     t = time.perf_counter()
     answers = [
         c.text for c in model.generate_batch(benign, GenerateConfig(temperature=0.0, max_tokens=args.max_tokens))
@@ -116,7 +121,13 @@ def evaluate(
     out["benign_words"] = sum(len(a.split()) for a in answers) / len(answers)
     times["benign"] = time.perf_counter() - t
     out["times"] = times
+    log(f"evaluated {model.info.spec}: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     return out
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so a long run can be followed."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def letter_shares(result: Any) -> str:
@@ -166,6 +177,7 @@ def main() -> None:
     )
     dpo = train_dpo(str(ensure_checkpoint()), pairs, config)
     train_s = time.perf_counter() - t
+    log(f"DPO: {len(pairs)} pairs, {args.steps} steps in {train_s:.0f} s")
     after = evaluate(get_model(f"hf/{OUT / 'policy'}"), args, prompts, benign, swapper)
     t = time.perf_counter()
     wins = grade_pairs(base, benign, after["benign_answers"], before["benign_answers"])
@@ -204,7 +216,7 @@ def _cf_rows(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 def section(args: argparse.Namespace, r: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> str:
     """The RESULTS.md section."""
     cmd = (
-        "nice -n 10 python bench/bench_bias.py "
+        "OMP_NUM_THREADS=1 nice -n 10 python bench/bench_bias.py "
         + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "write")
         + " --write"
     )
@@ -261,13 +273,16 @@ def section(args: argparse.Namespace, r: dict[str, Any], before: dict[str, Any],
             "",
             *rows,
             "",
-            "Read with care: a 135M model answers BBQ near chance and leans on option position more than on "
-            "the stereotype, so its bias scores are small and their intervals wide at these sample sizes; "
-            "an interval that includes 0 is no evidence of absence. The DPO data are harmlessness pairs, not "
-            "bias data: augmentation balances which gender the pairs mention, it does not teach BBQ's task, so "
-            "a change on BBQ/WinoBias would be a side effect. The counterfactual prompts come from the same "
-            "source (HH harmless-base) as the training pairs (held-out rows, same distribution). The win rate "
-            "is judged by the 135M model itself, a weak judge (see the CAI section on its position bias).",
+            f"Read with care. Position: the BBQ answers picked the options in the shares "
+            f"{letter_shares(before['bbq'])} (before), so BBQ accuracy and bias scores here mostly say which option BBQ happened to put "
+            "first, not what the model believes about groups; WinoBias (two options in a seeded order) is "
+            "affected the same way. Intervals are wide at these sample sizes, and one that includes 0 is no "
+            "evidence of absence. Training: the DPO pairs are harmlessness pairs, not bias data; augmentation "
+            "balances which gender they mention, it does not teach BBQ's task, and trl's default DPO learning "
+            "rate (1e-6) over a few steps moves a model little, so an unchanged score after training is the "
+            "expected outcome at this size, not a finding about augmentation. The counterfactual prompts come "
+            "from the same source as the training pairs (held-out rows). The win rate is judged by the 135M "
+            "model itself; a judge that always picks the same position scores exactly 0.5 after both orders.",
         ]
     )
 
