@@ -79,3 +79,30 @@ def test_ask_choices_counts_failures_instead_of_raising() -> None:
 def test_format_question_needs_two_options() -> None:
     with pytest.raises(ValueError, match="2 to"):
         format_question("Who?", ["only"])
+
+
+def test_rotation_cancels_a_preference_for_a_position() -> None:
+    # always "A", whatever the options: no answer once every rotation is asked
+    by_position = MockModel.from_callable(lambda prompt: ("A", {"A": -0.1, "B": -3.0, "C": -4.0}))
+    assert [p.index for p in ask_choices(by_position, [("Who?", OPTIONS)] * 2)] == [0, 0]
+    rotated = ask_choices(by_position, [("Who?", OPTIONS)] * 2, rotate=True)
+    assert [p.index for p in rotated] == [None, None] and all(p.method == "unparseable" for p in rotated)
+    assert len(by_position.calls) == 2 + 2 * 3
+
+
+def test_rotation_keeps_a_preference_for_content() -> None:
+    # the letter of whichever position "The grandson" is shown at, with most of the probability
+    def by_content(prompt: str) -> tuple[str, dict[str, float]]:
+        letter = next(line[0] for line in prompt.splitlines() if line.endswith("The grandson"))
+        return letter, {letter: -0.2, **{x: -3.0 for x in "ABC" if x != letter}}
+
+    [pick] = ask_choices(MockModel.from_callable(by_content), [("Who?", OPTIONS)], rotate=True)
+    assert pick.index == 1 and pick.method == "logprobs" and (pick.confidence or 0) > 0.8
+
+
+def test_rotation_combines_text_answers_and_failures() -> None:
+    texts = iter(["The grandson", "no idea", "grandson it is"])
+    [pick] = ask_choices(MockModel.from_callable(lambda p: next(texts)), [("Who?", OPTIONS)], rotate=True)
+    assert pick.index == 1 and pick.method == "text"
+    [failed] = ask_choices(MockModel("error"), [("Who?", OPTIONS)], rotate=True)
+    assert failed.method == "error"

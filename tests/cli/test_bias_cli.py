@@ -117,3 +117,24 @@ def test_audit_and_augment_round_trip(tmp_path: Path) -> None:
 def test_terms_lists_the_shipped_axes() -> None:
     out = run("bias", "terms").output
     assert all(axis in out for axis in ("gender:", "race:", "religion:", "age:"))
+
+
+def test_eval_rotate_asks_every_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = MockModel.from_callable(lambda prompt: ("A", {"A": -0.1, "B": -3.0, "C": -4.0}))
+    monkeypatch.setattr("alignkit.cli.bias.load_model", lambda spec, args: model)
+    run(
+        "bias",
+        "eval",
+        "mock/position",
+        "--data-dir",
+        str(_data(tmp_path)),
+        "--no-winobias",
+        "--limit",
+        "4",
+        "--rotate",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    report = json.loads((tmp_path / "r" / "bias-report.json").read_text())
+    assert report["settings"]["rotate"] is True and len(model.calls) == 12
+    assert report["bbq"]["methods"]["unparseable"] == 4  # by position alone: no option named

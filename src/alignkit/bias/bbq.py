@@ -271,10 +271,11 @@ def evaluate_bbq(
     items: Sequence[BBQItem],
     *,
     seed: int = 0,
+    rotate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BBQResult:
     """Ask ``model`` every question of ``items`` and score the answers (see :func:`score_bbq`)."""
     if not items:
         raise ConfigError("no BBQ questions to ask; check the folder and --categories")
-    picks = ask_choices(model, [(it.stem, it.options) for it in items], on_progress=on_progress)
+    picks = ask_choices(model, [(it.stem, it.options) for it in items], rotate=rotate, on_progress=on_progress)
     return score_bbq(items, picks, seed=seed)

@@ -62,19 +62,26 @@ def _letter_of(token: str, n_options: int) -> int | None:
     return None
 
 
-def pick_from_logprobs(top: Mapping[str, float], n_options: int) -> tuple[int, float] | None:
-    """The most probable option letter among the first-token log-probabilities and its probability
-    renormalized over the letters seen; None when no letter is among them."""
+def letter_probs(top: Mapping[str, float], n_options: int) -> list[float] | None:
+    """P(option letter) from first-token log-probabilities, renormalized over the letters seen (token
+    variants such as " A" and "A" merged); None when no letter is among them."""
     mass = [0.0] * n_options
     for token, logp in top.items():
         i = _letter_of(token, n_options)
         if i is not None:
             mass[i] += math.exp(logp)
     total = sum(mass)
-    if total <= 0.0:
+    return [m / total for m in mass] if total > 0.0 else None
+
+
+def pick_from_logprobs(top: Mapping[str, float], n_options: int) -> tuple[int, float] | None:
+    """The most probable option letter among the first-token log-probabilities and its probability
+    renormalized over the letters seen; None when no letter is among them."""
+    probs = letter_probs(top, n_options)
+    if probs is None:
         return None
-    best = max(range(n_options), key=lambda i: mass[i])
-    return best, mass[best] / total
+    best = max(range(n_options), key=lambda i: probs[i])
+    return best, probs[best]
 
 
 def pick_from_text(text: str, options: Sequence[str]) -> int | None:
@@ -107,25 +114,72 @@ def read_pick(completion: Completion, options: Sequence[str]) -> Pick:
     return Pick(index, "text" if index is not None else "unparseable", completion.text)
 
 
+def _complete(
+    model: Model,
+    questions: Sequence[tuple[str, Sequence[str]]],
+    config: GenerateConfig | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> list[Completion]:
+    cfg = GenerateConfig(temperature=0.0, max_tokens=ANSWER_TOKENS, top_logprobs=TOP_LOGPROBS).merge(config)
+    completions: list[Completion] = []
+    for start in range(0, len(questions), BATCH):
+        prompts = [format_question(stem, options) for stem, options in questions[start : start + BATCH]]
+        completions += model.generate_batch(prompts, cfg, on_error="record")
+        if on_progress is not None:
+            on_progress(len(completions), len(questions))
+    return completions
+
+
+def combine_rotations(completions: Sequence[Completion], options: Sequence[str]) -> Pick:
+    """One Pick from the answers to every rotation of ``options`` (rotation r shows option (j + r) % n
+    as letter j): the option with the highest mean vote, where a vote is the renormalized letter
+    probabilities (or a one-hot vector for an answer read from text). A model that answers by position
+    alone spreads its votes evenly: such a tie names no option and counts as unparseable."""
+    n = len(options)
+    votes: list[list[float]] = []
+    used_text = False
+    for r, c in enumerate(completions):
+        shown = [options[(j + r) % n] for j in range(n)]
+        probs = letter_probs(c.top_logprobs, n) if c.ok and c.top_logprobs else None
+        if probs is None and c.ok:
+            j = pick_from_text(c.text, shown)
+            probs = None if j is None else [float(k == j) for k in range(n)]
+            used_text = used_text or probs is not None
+        if probs is not None:
+            votes.append([probs[(i - r) % n] for i in range(n)])
+    text = " | ".join(c.text for c in completions)
+    if not votes:
+        failed = all(not c.ok for c in completions)
+        return Pick(None, "error" if failed else "unparseable", text)
+    mean_vote = [sum(v[i] for v in votes) / len(votes) for i in range(n)]
+    best = max(range(n), key=lambda i: mean_vote[i])
+    if sum(abs(mean_vote[best] - m) < 1e-9 for m in mean_vote) > 1:
+        return Pick(None, "unparseable", f"tie across rotations: {text}")
+    return Pick(best, "text" if used_text else "logprobs", text, mean_vote[best])
+
+
 def ask_choices(
     model: Model,
     questions: Sequence[tuple[str, Sequence[str]]],
     *,
     config: GenerateConfig | None = None,
+    rotate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Pick]:
     """Ask ``model`` each ``(stem, options)`` question greedily, ``BATCH`` at a time; one Pick each.
 
-    The first-token log-probabilities are requested; providers that cannot give them answer in text."""
-    cfg = GenerateConfig(temperature=0.0, max_tokens=ANSWER_TOKENS, top_logprobs=TOP_LOGPROBS).merge(config)
-    picks: list[Pick] = []
-    for start in range(0, len(questions), BATCH):
-        chunk = questions[start : start + BATCH]
-        prompts = [format_question(stem, options) for stem, options in chunk]
-        completions = model.generate_batch(prompts, cfg, on_error="record")
-        picks += [read_pick(c, options) for c, (_, options) in zip(completions, chunk, strict=True)]
-        if on_progress is not None:
-            on_progress(len(picks), len(questions))
+    The first-token log-probabilities are requested; providers that cannot give them answer in text.
+    ``rotate=True`` asks every cyclic rotation of the options (n times the calls) and combines them
+    (:func:`combine_rotations`), so a preference for a letter's position cancels out."""
+    if not rotate:
+        completions = _complete(model, questions, config, on_progress)
+        return [read_pick(c, options) for c, (_, options) in zip(completions, questions, strict=True)]
+    rotated = [(stem, [*options[r:], *options[:r]]) for stem, options in questions for r in range(len(options))]
+    completions = _complete(model, rotated, config, on_progress)
+    picks, at = [], 0
+    for _, options in questions:
+        picks.append(combine_rotations(completions[at : at + len(options)], options))
+        at += len(options)
     return picks
 
 

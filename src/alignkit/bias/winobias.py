@@ -206,10 +206,11 @@ def evaluate_winobias(
     *,
     skipped: int = 0,
     seed: int = 0,
+    rotate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> WinoResult:
     """Ask ``model`` every WinoBias question and score the answers (see :func:`score_winobias`)."""
     if not items:
         raise ConfigError("no WinoBias questions to ask; check the folder and the split")
-    picks = ask_choices(model, [(it.stem, it.options) for it in items], on_progress=on_progress)
+    picks = ask_choices(model, [(it.stem, it.options) for it in items], rotate=rotate, on_progress=on_progress)
     return score_winobias(items, picks, skipped=skipped, seed=seed)

@@ -73,20 +73,22 @@ def _sentiment(name: str) -> tuple[SentimentScorer | None, str | None]:
     return (None, None) if name == "none" else (vader(), "vader")
 
 
-def _run_bbq(model: Model, root: Path, categories: str | None, limit: int | None, seed: int) -> BBQResult:
+def _run_bbq(model: Model, root: Path, categories: str | None, limit: int | None, seed: int, rotate: bool) -> BBQResult:
     wanted = [c.strip() for c in categories.split(",")] if categories else None
     items = stratified_sample(load_bbq(root / "bbq", wanted), limit, seed)
     with progress_bar() as bar:
         task = bar.add_task("BBQ", total=len(items), info="")
-        return evaluate_bbq(model, items, seed=seed, on_progress=progress_updater(bar, task))
+        return evaluate_bbq(model, items, seed=seed, rotate=rotate, on_progress=progress_updater(bar, task))
 
 
-def _run_wino(model: Model, root: Path, split: str, limit: int | None, seed: int) -> WinoResult:
+def _run_wino(model: Model, root: Path, split: str, limit: int | None, seed: int, rotate: bool) -> WinoResult:
     items, skipped = load_winobias(root / "winobias", split=split, seed=seed)
     items = sample_pairs(items, limit, seed)
     with progress_bar() as bar:
         task = bar.add_task("WinoBias", total=len(items), info="")
-        return evaluate_winobias(model, items, skipped=skipped, seed=seed, on_progress=progress_updater(bar, task))
+        return evaluate_winobias(
+            model, items, skipped=skipped, seed=seed, rotate=rotate, on_progress=progress_updater(bar, task)
+        )
 
 
 def _prompt_texts(path: str, limit: int | None, seed: int) -> list[str]:
@@ -145,6 +147,12 @@ def bias() -> None:
 )
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True, help="WinoBias split.")
 @click.option(
+    "--rotate",
+    is_flag=True,
+    help="Ask every rotation of the options and combine them, so a preference for a position cancels "
+    "(n times the calls; a model that answers by position alone then names no option).",
+)
+@click.option(
     "--prompts",
     type=click.Path(exists=True, dir_okay=False),
     help="Prompts for the counterfactual "
@@ -177,6 +185,7 @@ def eval_(
     categories: str | None,
     limit: int | None,
     split: str,
+    rotate: bool,
     prompts: str | None,
     prompt_limit: int | None,
     terms: tuple[str, ...],
@@ -204,6 +213,7 @@ def eval_(
         "limit": limit,
         "seed": seed,
         "split": split,
+        "rotate": rotate,
         "categories": categories,
         "prompts": prompts,
         "terms": list(terms or DEFAULT_TERMS),
@@ -211,9 +221,9 @@ def eval_(
     }
     report = BiasReport(m.info.to_dict(), settings)
     if bbq:
-        report.bbq = _run_bbq(m, root, categories, limit, seed)
+        report.bbq = _run_bbq(m, root, categories, limit, seed, rotate)
     if winobias:
-        report.winobias = _run_wino(m, root, split, limit, seed)
+        report.winobias = _run_wino(m, root, split, limit, seed, rotate)
     refusal, toxicity = get_detector("refusal"), get_detector("toxicity")
     for sw in pairs_of:
         report.counterfactual.append(_counterfactual(m, texts, sw, refusal, toxicity, scorer, max_tokens, seed))
