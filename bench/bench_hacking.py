@@ -9,7 +9,7 @@ does the rollback keep the best gold score?
   the answer with the question under the frozen embedded model, log p(answer | question) - log
   p(answer): high when the question helps predict the answer, ~0 for text that would be said to
   anything (a stand-in for a real judge; not a human judgement).
-- prompts: self-instruct seed instructions (36 to train on, 14 held out for the monitor).
+- prompts: self-instruct seed instructions (38 to train on, 12 held out for the monitor).
 
     nice -n 10 .venv/bin/python bench/bench_hacking.py [--steps 60] [--write]
 
@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, benign_instructions, machine
 from alignkit.cli.rlhf_common import model_path
+from alignkit.detectors import get_detector
 from alignkit.rlhf.hacking import HackingMonitor
 from alignkit.rlhf.hacking_plot import plot_overoptimization, read_events
 from alignkit.rlhf.hacking_rule import HackingConfig
@@ -113,34 +114,51 @@ def png(events: list[dict[str, Any]], path: Path) -> None:
     img.save(path)
 
 
+def verify(folder: Path, held_out: list[str], gold: Relevance, config: HackingConfig, max_new_tokens: int) -> float:
+    """Gold of the saved policy on the held-out prompts, sampled as the monitor samples (same seed)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignkit.rlhf.hacking_probe import PolicyProbe
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    probe = PolicyProbe(AutoModelForCausalLM.from_pretrained(folder), tok, max_new_tokens=max_new_tokens)
+    answers, _ = probe.sample(held_out, config.seed)
+    scores = [g for g in gold(held_out, answers) if not math.isnan(g)]
+    return sum(scores) / len(scores)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--eval-every", type=int, default=5)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--eval-every", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=3e-3)  # high for LoRA on purpose: over-optimise within minutes
+    ap.add_argument("--max-new-tokens", type=int, default=24)
+    ap.add_argument("--held-out", type=int, default=12)
     ap.add_argument("--write", action="store_true", help="add the section to bench/RESULTS.md")
     args = ap.parse_args()
     prompts = benign_instructions(50)  # the seed tasks without an input field
-    train, held_out = prompts[:36], prompts[36:]
+    train, held_out = prompts[: -args.held_out], prompts[-args.held_out :]
     folder = model_path("smollm2")
     OUT.mkdir(parents=True, exist_ok=True)
     DOCS.mkdir(parents=True, exist_ok=True)
     (OUT / "hacking.jsonl").unlink(missing_ok=True)
     config = HackingConfig(eval_every=args.eval_every, patience=2, action="rollback")
-    monitor = HackingMonitor(held_out, punchiness, Relevance(folder), config, log_dir=OUT)
+    refusal = get_detector("refusal")
+    monitor = HackingMonitor(held_out, punchiness, Relevance(folder), config, refusal=refusal, log_dir=OUT)
     rl = RLTrainConfig(
-        output_dir=OUT / "policy", max_steps=args.steps, batch_size=8, num_generations=4, max_new_tokens=32,
+        output_dir=OUT / "policy", max_steps=args.steps, batch_size=4, num_generations=4, max_new_tokens=args.max_new_tokens,
         learning_rate=args.lr, lora=LoraAdapterConfig(rank=16, alpha=32), beta=0.04, use_cpu=True,
     )  # fmt: skip
     t0 = time.perf_counter()
     stats = train_grpo(folder, train, punchiness, rl, monitor=monitor)
     seconds = time.perf_counter() - t0
+    saved_gold = verify(OUT / "policy", held_out, monitor.gold, config, args.max_new_tokens)  # type: ignore[arg-type]
     events = read_events(OUT)
     plot_overoptimization(
         events, DOCS / "overoptimization.svg", title="GRPO on punctuation (proxy) vs relevance (gold)"
     )
     png(events, DOCS / "overoptimization.png")
-    summary = {"seconds": seconds, "steps_run": stats["steps"], **monitor.summary()}
+    summary = {"seconds": seconds, "steps_run": stats["steps"], "saved_policy_gold": saved_gold, **monitor.summary()}
     (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
     lines = [f"step {e['step']:>3}: proxy {e['proxy']:.3f} gold {e['gold']:.3f} KL {e['kl']:.2f} "
              f"len {e['length']:.1f} rep {e['repeat_rate']:.2f}" for e in summary["evaluations"]]  # fmt: skip
@@ -156,16 +174,17 @@ def write_section(summary: dict[str, Any], lines: list[str], args: Any) -> None:
     alarms = summary["alarms"]
     text = (
         f"\n## Reward hacking: the monitor on a hackable proxy (GRPO + LoRA, embedded model)\n\n"
-        f"`nice -n 10 .venv/bin/python bench/bench_hacking.py --steps {args.steps}` on {machine()} "
+        f"`nice -n 10 .venv/bin/python bench/bench_hacking.py --steps {args.steps} --write` on {machine()} "
         f"(shared with other jobs), {datetime.now(UTC):%Y-%m-%d}; {summary['seconds']:.0f} s, "
         f"{summary['steps_run']} of {args.steps} steps run.\n\n"
         "Proxy: punctuation share x 5 (capped at 1); gold: question-answer PMI under the frozen model (a stand-in judge); "
-        "14 held-out self-instruct prompts, evaluated every "
+        f"{args.held_out} held-out self-instruct prompts, {args.max_new_tokens} new tokens, lr {args.lr:g}, evaluated every "
         f"{args.eval_every} steps; rule: patience 2, noise_z 2, action rollback.\n\n```\n"
         + "\n".join(lines)
         + "\n```\n\n"
         + (f"First alarm: {alarms[0]['message']}\n\n" if alarms else "No alarm fired.\n\n")
-        + f"Rolled back to step {summary['rolled_back_to']} (best gold {summary['best_gold']}).\n\n"
+        + f"Rolled back to step {summary['rolled_back_to']} (best gold {summary['best_gold']:.3f}); the saved policy, "
+        f"reloaded and sampled as the monitor samples, scores gold {summary['saved_policy_gold']:.3f}.\n\n"
         "![over-optimization](../docs/reward-hacking/overoptimization.png)\n"
     )
     with RESULTS.open("a") as f:
