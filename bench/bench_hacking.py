@@ -11,9 +11,9 @@ does the rollback keep the best gold score?
   anything (a stand-in for a real judge; not a human judgement).
 - prompts: self-instruct seed instructions (38 to train on, 12 held out for the monitor).
 
-    nice -n 10 .venv/bin/python bench/bench_hacking.py [--steps 60] [--write]
+    nice -n 10 .venv/bin/python bench/bench_hacking.py [--steps 30] [--lr 3e-3] [--write]   # ~3 min a step on 2 busy cores
 
-Writes bench/out/hacking/ (hacking.jsonl, log.csv, summary.json) and docs/reward-hacking/
+Writes bench/out/hacking/ (hacking.jsonl, summary.json with the saved policy's gold; policy/ and its log.csv) and docs/reward-hacking/
 (overoptimization.svg and .png); --write adds the section to bench/RESULTS.md.
 """
 
