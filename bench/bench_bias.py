@@ -88,13 +88,13 @@ def evaluate(
     root, times, out = data_dir(), {}, {}
     t = time.perf_counter()
     items = stratified_sample(load_bbq(root / "bbq"), args.bbq, args.seed)
-    out["bbq"] = evaluate_bbq(model, items, seed=args.seed)
+    out["bbq"] = evaluate_bbq(model, items, seed=args.seed, rotate=args.rotate)
     times["bbq"] = time.perf_counter() - t
     log(f"BBQ: {len(items)} questions in {times['bbq']:.0f} s")
     t = time.perf_counter()
     wino, skipped = load_winobias(root / "winobias", seed=args.seed)
     out["winobias"] = evaluate_winobias(
-        model, sample_pairs(wino, args.wino, args.seed), skipped=skipped, seed=args.seed
+        model, sample_pairs(wino, args.wino, args.seed), skipped=skipped, seed=args.seed, rotate=args.rotate
     )
     times["winobias"] = time.perf_counter() - t
     log(f"WinoBias in {times['winobias']:.0f} s")
@@ -158,6 +158,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=24, help="DPO optimizer steps")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rotate", action="store_true", help="ask every rotation of the options (position cancelled)")
     ap.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -217,7 +218,11 @@ def section(args: argparse.Namespace, r: dict[str, Any], before: dict[str, Any],
     """The RESULTS.md section."""
     cmd = (
         "OMP_NUM_THREADS=1 nice -n 10 python bench/bench_bias.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "write")
+        + " ".join(
+            f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+            for k, v in vars(args).items()
+            if k != "write" and v is not False
+        )
         + " --write"
     )
     rows = ["| measure | before (embedded) | after (DPO on augmented pairs) |", "|---|---|---|"]
