@@ -8,6 +8,8 @@
   :class:`~alignkit.rlhf.reward.RewardModel` is one), adapted by :func:`as_trl_reward`. The reward
   function sees the prompts exactly as they were passed in.
 - :func:`train_sft` takes :class:`~alignkit.core.SFTExample` records and learns the completions only.
+- DPO, RLOO and GRPO take ``monitor=`` (:class:`~alignkit.rlhf.hacking.HackingMonitor`): gold vs proxy
+  on held-out prompts, shortcut flags, warn / stop / roll back (docs/reward-hacking.md).
 
 Each takes the model as a folder, an hf id, an alignkit ``HFModel`` or a loaded transformers model,
 saves the trained model and tokenizer to ``config.output_dir`` (``hf/<output_dir>`` loads it) and
