@@ -219,6 +219,7 @@ LAZY_IMPORTS = {
     "redis",  # the gateway's shared rate limits, only when a redis:// URL is configured
     "pypdf",  # alignkit.rag reads PDF text with it, only when a PDF is indexed (extra: rag)
     "opacus",  # alignkit.privacy's DP-SGD (extra `privacy`), only when a run trains with DP
+    "vaderSentiment",  # the bias package's sentiment scorer (extra `bias`), only when sentiment is measured
 }
 
 
