@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
 
 from _common import data_dir, stamp, write_section
 from alignkit.core.files import write_text_atomic
@@ -29,16 +28,14 @@ from alignkit.detectors.grounded import GROUNDING_MANIFEST
 from alignkit.detectors.grounding import Source, check_answer
 from alignkit.detectors.support import JudgeSupport, LexicalSupport, SupportScorer, content_words
 from alignkit.providers import get_model
+from alignkit.rag.evaluate import HALUEVAL_FILE, auroc, load_halueval
 
 Case = tuple[str, str, int]  # (source, answer, 1 if hallucinated)
 
 
 def halueval(limit: int | None = None) -> list[Case]:
-    path = data_dir() / "halueval" / "qa_one-turn_data.json"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()][:limit]
-    return [(r["knowledge"], r["right_answer"], 0) for r in rows] + [
-        (r["knowledge"], r["hallucinated_answer"], 1) for r in rows
-    ]
+    rows = load_halueval(data_dir() / HALUEVAL_FILE)[:limit]
+    return [(r.knowledge, r.right, 0) for r in rows] + [(r.knowledge, r.hallucinated, 1) for r in rows]
 
 
 def pubmedqa() -> list[Case]:
@@ -57,14 +54,6 @@ def pubmedqa() -> list[Case]:
     return cases
 
 
-def auroc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y]
-    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
-
-
 def measure(cases: list[Case], scorer: SupportScorer) -> dict[str, float]:
     start = time.perf_counter()
     reports = [check_answer(answer, [Source("1", src)], scorer) for src, answer, _ in cases]
@@ -74,7 +63,10 @@ def measure(cases: list[Case], scorer: SupportScorer) -> dict[str, float]:
     pos, neg = sum(labels), len(labels) - sum(labels)
     return {
         "n": len(cases),
-        "auroc": auroc(labels, [1.0 - r.weakest for r in reports]),
+        "auroc": auroc(
+            [1.0 - r.weakest for r, y in zip(reports, labels, strict=True) if y],
+            [1.0 - r.weakest for r, y in zip(reports, labels, strict=True) if not y],
+        ),
         "tpr": sum(f for f, y in zip(flagged, labels, strict=True) if y) / pos,
         "fpr": sum(f for f, y in zip(flagged, labels, strict=True) if not y) / neg,
         "ms": ms,
