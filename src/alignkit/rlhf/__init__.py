@@ -24,6 +24,8 @@ from alignkit.rlhf.trl_config import DPOTrainConfig, LoraAdapterConfig, RLTrainC
 
 _LAZY = {
     "AutoModelForCausalLMWithValueHead": "alignkit.rlhf.policy",
+    "HackingConfig": "alignkit.rlhf.hacking_rule",
+    "HackingMonitor": "alignkit.rlhf.hacking",
     "evaluate_policy": "alignkit.rlhf.evaluate",
     "train_dpo": "alignkit.rlhf.trl_methods",
     "train_grpo": "alignkit.rlhf.trl_methods",
@@ -47,6 +49,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AutoModelForCausalLMWithValueHead",
     "DPOTrainConfig",
+    "HackingConfig",
+    "HackingMonitor",
     "ImportReport",
     "LoraAdapterConfig",
     "PPOConfig",
