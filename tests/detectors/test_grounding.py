@@ -37,6 +37,10 @@ def test_claims_keep_offsets_and_their_citations() -> None:
     assert [c.cites for c in claims] == [("1",), ("1", "2"), ()]
     for c in claims:  # each claim points at its own place in the answer
         assert c.text.rstrip(".") in answer[c.start : c.end]
+    spaced = "Paris is big. [1] Rome is old [2, 2]."
+    first, second = split_claims(spaced)
+    assert spaced[first.start : first.end] == "Paris is big. [1]" and first.cites == ("1",)
+    assert spaced[second.start : second.end] == "Rome is old [2, 2]." and second.cites == ("2",)
 
 
 def test_a_citation_to_a_source_that_does_not_say_it_is_caught() -> None:

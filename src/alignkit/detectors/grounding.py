@@ -139,7 +139,7 @@ def split_claims(answer: str) -> list[Claim]:
     for m in [*_SENTENCE_END.finditer(answer), None]:
         end = m.start() if m is not None else len(answer)
         tail = m.group(0) if m is not None else ""
-        piece = answer[pos:end] + tail.strip()  # citations after the full stop belong to this sentence
+        piece = answer[pos : end + len(tail.rstrip())]  # citations after the full stop belong to this sentence
         claim = _claim(piece, pos)
         if claim is not None:
             claims.append(claim)
@@ -148,8 +148,7 @@ def split_claims(answer: str) -> list[Claim]:
 
 
 def _claim(piece: str, offset: int) -> Claim | None:
-    cites = tuple(dict.fromkeys(n for m in CITATION.finditer(piece) for n in re.split(r"[,;]", m.group(1))))
-    cites = tuple(c.strip() for c in cites)
+    cites = tuple(dict.fromkeys(n.strip() for m in CITATION.finditer(piece) for n in re.split(r"[,;]", m.group(1))))
     text = _CITED.sub("", piece).strip()
     text = re.sub(r"^(?:[-*•]|\d{1,3}[.)])\s+", "", text)  # list markers are not part of the claim
     if (not content_words(text) or _LIST_MARKER.fullmatch(text)) and not cites:
