@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from alignkit.cli.progress import LineProgress
 from alignkit.core.errors import RecordError
 from alignkit.core.jsonl import iter_json_objects, json_kind, read_text
 from alignkit.providers import SHORTCUTS
@@ -117,14 +118,18 @@ def _first_row(p: Path) -> dict[str, Any] | None:
 
 
 def progress_bar() -> Any:
-    """A rich progress bar with a free-text ``info`` field (loss, reward, KL ...)."""
+    """A rich progress bar with a free-text ``info`` field (loss, reward, KL ...) on a terminal; elsewhere
+    (a log file, CI) plain progress lines with rate and ETA (:class:`~alignkit.cli.progress.LineProgress`)."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return LineProgress()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
+        console=console,
     )
 
 
