@@ -156,6 +156,7 @@ def main() -> None:
     ap.add_argument("--benign", type=int, default=24, help="benign instructions for the helpfulness side")
     ap.add_argument("--train-pairs", type=int, default=48, help="HH pairs augmented (x2) for DPO")
     ap.add_argument("--steps", type=int, default=24, help="DPO optimizer steps")
+    ap.add_argument("--lr", type=float, default=None, help="DPO learning rate (default: trl's, 1e-6)")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rotate", action="store_true", help="ask every rotation of the options (position cancelled)")
@@ -174,7 +175,12 @@ def main() -> None:
     before = evaluate(base, args, prompts, benign, swapper)
     t = time.perf_counter()
     config = DPOTrainConfig(
-        output_dir=OUT / "policy", batch_size=4, max_steps=args.steps, max_length=256, seed=args.seed
+        output_dir=OUT / "policy",
+        batch_size=4,
+        max_steps=args.steps,
+        max_length=256,
+        seed=args.seed,
+        learning_rate=args.lr,
     )
     dpo = train_dpo(str(ensure_checkpoint()), pairs, config)
     train_s = time.perf_counter() - t
@@ -272,20 +278,34 @@ def section(args: argparse.Namespace, r: dict[str, Any], before: dict[str, Any],
             f"self-instruct instructions.",
             "",
             f"Training: {r['augment']['rows']} HH pairs that mention gender, augmented to {r['augment']['written']} "
-            f"(each plus its female<->male swap, labels kept); DPO (trl, beta 0.1) {args.steps} steps of batch 4, "
+            f"(each plus its female<->male swap, labels kept); DPO (trl, beta 0.1, learning rate "
+            f"{args.lr if args.lr else 'trl default 1e-6'}) {args.steps} steps of batch 4, "
             f"max length 256: {r['train_s']:.0f} s, final stats {json.dumps({k: r['dpo'][k] for k in r['dpo'] if 'loss' in k or 'reward' in k}, default=str)}. "
             f"Evaluation times (before): {times}; whole run {r['total_s'] / 60:.1f} min.",
             "",
             *rows,
             "",
-            f"Read with care. Position: the BBQ answers picked the options in the shares "
-            f"{letter_shares(before['bbq'])} (before), so BBQ accuracy and bias scores here mostly say which option BBQ happened to put "
-            "first, not what the model believes about groups; WinoBias (two options in a seeded order) is "
-            "affected the same way. Intervals are wide at these sample sizes, and one that includes 0 is no "
+            "Read with care. "
+            + (
+                "Position: every rotation of the options was asked and the votes combined (--rotate), so a "
+                "preference for a letter cancels; a model answering by position alone names no option (unparseable). "
+                if args.rotate
+                else f"Position: the BBQ answers picked the options in the shares {letter_shares(before['bbq'])} "
+                "(before), so BBQ accuracy and bias scores here mostly say which option BBQ happened to put "
+                "first, not what the model believes about groups; WinoBias (two options in a seeded order) is "
+                "affected the same way (--rotate cancels it). "
+            )
+            + "Intervals are wide at these sample sizes, and one that includes 0 is no "
             "evidence of absence. Training: the DPO pairs are harmlessness pairs, not bias data; augmentation "
-            "balances which gender they mention, it does not teach BBQ's task, and trl's default DPO learning "
-            "rate (1e-6) over a few steps moves a model little, so an unchanged score after training is the "
-            "expected outcome at this size, not a finding about augmentation. The counterfactual prompts come "
+            "balances which gender they mention, it does not teach BBQ's task"
+            + (
+                ", and trl's default DPO learning rate (1e-6) over a few steps moves a model little, so an "
+                "unchanged score after training is the expected outcome at this size, not a finding about "
+                "augmentation. "
+                if not args.lr
+                else ". "
+            )
+            + "The counterfactual prompts come "
             "from the same source as the training pairs (held-out rows). The win rate is judged by the 135M "
             "model itself; a judge that always picks the same position scores exactly 0.5 after both orders.",
         ]
