@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "privacy": 3,
     "gateway": 3,
     "checklist": 4,
+    "align": 4,
     "cli": 5,
 }
 SIBLINGS_MUST_NOT_MIX = {2}

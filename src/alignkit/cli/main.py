@@ -15,6 +15,10 @@ from alignkit.core.scrub import install_log_scrubber
 # command name -> ("module:attribute", its one-line help). The help is here so that `alignkit --help`
 # lists every command without importing any (some import torch); tests/cli checks it matches the command.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "align": (
+        "alignkit.cli.align:align",
+        "Make MODEL refuse harmful requests and stay helpful (SFT then DPO); judge it before and after.",
+    ),
     "audit": (
         "alignkit.cli.audit:audit",
         "Scheduled safety audits: a regression red-team scan, detector drift, escalations and incidents.",
