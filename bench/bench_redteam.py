@@ -43,10 +43,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import detector_data as dd
-from detector_data import text_key
-
 from _common import data_dir, run_worker, stamp, write_section
 
 SCRIPT = Path(__file__).resolve()
@@ -399,7 +395,7 @@ def judges(a: argparse.Namespace) -> str:
     }
     # harmful_answer was trained on 80% of these responses: the held-out rows are the honest subset.
     held = held_out_keys("harmful_answer")
-    held_idx = [i for i, it in enumerate(items) if text_key(it["response"]) in held]
+    held_idx = [i for i, it in enumerate(items) if dd().text_key(it["response"]) in held]
 
     measured = [
         (f"alignkit `Judge()`, the default ({default.spec})", "default", default_s),
@@ -534,8 +530,17 @@ def leave_one_out_table() -> list[str]:
 
 def held_out_keys(detector: str) -> set[str]:
     """Text keys of a learned detector's held-out split (``scripts/detector_data.py``)."""
-    data, _ = dd.load(detector)
-    return {text_key(r.text) for r in data.test}
+    data, _ = dd().load(detector)
+    return {dd().text_key(r.text) for r in data.test}
+
+
+def dd() -> Any:
+    """scripts/detector_data.py, imported when the judges part needs it: it imports alignkit, which the
+    garak worker's Python does not have."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import detector_data
+
+    return detector_data
 
 
 # -- entry point ------------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 """Any OpenAI-compatible chat endpoint: ``openai/<model>`` (vLLM, llama.cpp server, Ollama, hosted APIs).
 
-Async over httpx, with at most ``max_concurrency`` requests in flight, a timeout per request, and
-retries with exponential backoff and jitter on 408/409/429/5xx and connection errors (honouring
-``Retry-After``). The API key comes from the environment (``OPENAI_API_KEY`` unless ``api_key_env``
-names another variable), is sent only as a bearer header and never appears in ``info``, reports or
-errors: every error is built through :meth:`OpenAIModel._redact`, which removes the key (and its URL and
-base64 encodings, credential headers and a password in ``base_url``) even when a server echoes the
-request back, and the key is masked for the process (:func:`alignkit.core.scrub.mask`) so the store,
-reports and logs drop it too. ``transport`` and ``sleep`` are injectable for tests.
+Async over httpx, with at most ``max_concurrency`` requests in flight per event loop (counted across
+every call, not per batch), a timeout per request, and retries with exponential backoff and jitter on
+408/409/429/5xx and connection errors (honouring ``Retry-After``). The API key comes from the
+environment (``OPENAI_API_KEY`` unless ``api_key_env`` names another variable), is sent only as a bearer
+header and never appears in ``info``, reports or errors: every error is built through
+:meth:`OpenAIModel._redact`, which removes the key (and its URL and base64 encodings, credential headers
+and a password in ``base_url``) even when a server echoes the request back, and the key is masked for
+the process (:func:`alignkit.core.scrub.mask`) so the store, reports and logs drop it too. ``transport``
+and ``sleep`` are injectable for tests.
+
+Connections: httpcore's pool does work on every request and every answer that grows with the square of
+its connection count (each connection is checked, and for each idle one every other is listed), so one
+pool of 256 connections spends milliseconds per request, more than the request itself on loopback.
+Requests in flight are therefore spread over several httpx clients of :data:`LANE_WIDTH` connections
+each (:class:`_Lanes`, the least busy first); each keeps its connections alive between requests.
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ import asyncio
 import json
 import os
 import random
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -26,7 +35,7 @@ from alignkit.core.completion import Choice, Completion, FinishReason, Usage
 from alignkit.core.config import GenerateConfig
 from alignkit.core.errors import ConfigError, ProviderError, ProviderHTTPError
 from alignkit.core.messages import Message, Prompt, to_messages
-from alignkit.core.model import ModelBase, gather_limited
+from alignkit.core.model import ModelBase
 from alignkit.core.scrub import mask, redact
 from alignkit.providers import provider
 
@@ -34,6 +43,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key"})  # values masked
 MAX_RETRY_AFTER_S = 120.0  # a server asking for longer than this is treated as down, not slow
+DEFAULT_MAX_CONCURRENCY = 64  # what a hosted API or a local server takes without queueing or rate limits
+LANE_WIDTH = 8  # connections per httpx client: httpcore's per-request pool work grows with its square
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -59,7 +70,7 @@ class OpenAIModel(ModelBase):
         max_retries: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        max_concurrency: int = 64,  # requests in flight per event loop; also sizes the connection pool
+        max_concurrency: int | None = None,  # requests in flight per event loop; None: 64, which a scan may raise
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -68,7 +79,7 @@ class OpenAIModel(ModelBase):
         base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://; got {base_url!r}")
-        if timeout <= 0 or max_retries < 0 or max_concurrency < 1:
+        if timeout <= 0 or max_retries < 0 or (max_concurrency is not None and max_concurrency < 1):
             raise ConfigError("timeout must be > 0, max_retries >= 0 and max_concurrency >= 1")
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         url = httpx.URL(base_url)
@@ -86,39 +97,67 @@ class OpenAIModel(ModelBase):
             max_concurrency=max_concurrency,
         )
         self.base_url = base_url
+        self._endpoint = self._redact(f"{base_url}/chat/completions")  # for errors; redacted once, not per request
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.max_concurrency = max_concurrency
+        # A limit the caller chose is a safeguard (a rate-limited API) that no scheduler may raise.
+        self.concurrency_fixed = max_concurrency is not None
+        self._max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self._transport = transport
         self._sleep = sleep
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
-        # One connection pool per event loop: a pool cannot be shared across loops.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._tls: ssl.SSLContext | None = None
+        # Connections per event loop: a pool cannot be shared across loops.
+        self._lanes_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lanes] = weakref.WeakKeyDictionary()
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at most, per event loop."""
+        return self._max_concurrency
+
+    def allow_concurrency(self, n: int) -> bool:
+        """Let a scheduler keep ``n`` requests in flight: the limit is raised to ``n`` unless the caller set
+        ``max_concurrency`` (then it stands, and False says so). Never lowers it."""
+        if n > self._max_concurrency and not self.concurrency_fixed:
+            self._max_concurrency = n
+        return self._max_concurrency >= n
 
     def _redact(self, text: str) -> str:
         """``text`` without this model's credentials or anything shaped like one: every error goes through here."""
         return redact(text, self._secrets)
 
-    def _client(self) -> httpx.AsyncClient:
+    def _new_client(self, connections: int) -> httpx.AsyncClient:
+        if self._tls is None:  # one context for every client: httpx builds one per client otherwise (40 ms each)
+            self._tls = httpx.create_ssl_context()
+        return httpx.AsyncClient(
+            verify=self._tls,
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=self.timeout,
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+
+    def _lanes(self) -> _Lanes:
+        """This event loop's connections (made on first use, widened when the limit was raised)."""
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
-            client = httpx.AsyncClient(
-                base_url=self.base_url,
-                headers=self._headers,
-                timeout=self.timeout,
-                transport=self._transport,
-                limits=limits,
-            )
-            self._clients[loop] = client
-        return client
+        lanes = self._lanes_by_loop.get(loop)
+        if lanes is None or lanes.closed:
+            # An injected transport keeps its own pool: one client, whatever the limit.
+            width = self._max_concurrency if self._transport is not None else LANE_WIDTH
+            lanes = self._lanes_by_loop[loop] = _Lanes(self._new_client, self._max_concurrency, width)
+        lanes.widen(self._max_concurrency)
+        return lanes
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight now, on the running event loop."""
+        lanes = self._lanes_by_loop.get(asyncio.get_running_loop())
+        return lanes.in_flight if lanes is not None else 0
 
     def request_body(self, messages: tuple[Message, ...], config: GenerateConfig) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.info.name, "messages": [m.to_dict() for m in messages]}
@@ -143,7 +182,8 @@ class OpenAIModel(ModelBase):
                 return [await self._one(prompts[0], config)]
             except ProviderError as e:
                 return [Completion.failed(self.info.spec, e)]
-        results = await gather_limited([self._one(p, config) for p in prompts], self.max_concurrency)
+        # The lanes hold requests to the limit; gathering them all at once keeps every free slot filled.
+        results = await asyncio.gather(*(self._one(p, config) for p in prompts), return_exceptions=True)
         out: list[Completion] = []
         for r in results:
             if isinstance(r, ProviderError):
@@ -156,12 +196,13 @@ class OpenAIModel(ModelBase):
 
     async def _one(self, messages: tuple[Message, ...], config: GenerateConfig) -> Completion:
         body = self.request_body(messages, config)
-        url = self._redact(f"{self.base_url}/chat/completions")
+        url = self._endpoint
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
             retry_after: float | None = None
             try:
-                resp = await self._client().post("/chat/completions", json=body)
+                async with self._lanes().lease() as client:
+                    resp = await client.post("/chat/completions", json=body)
             except httpx.TimeoutException:
                 last = f"timed out after {self.timeout} s"
             except httpx.TransportError as e:
@@ -188,9 +229,9 @@ class OpenAIModel(ModelBase):
             "stream": True,
         }
         body.pop("n", None)
-        url = self._redact(f"{self.base_url}/chat/completions")
+        url = self._endpoint
         try:
-            async with self._client().stream("POST", "/chat/completions", json=body) as resp:
+            async with self._lanes().lease() as client, client.stream("POST", "/chat/completions", json=body) as resp:
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise ProviderHTTPError(resp.status_code, self._redact(_error_message(resp)), url)
@@ -245,12 +286,55 @@ class OpenAIModel(ModelBase):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        lanes = self._lanes_by_loop.pop(loop, None)
+        if lanes is not None:
+            await lanes.aclose()
 
     async def _release_loop_resources(self) -> None:
         await self.aclose()
+
+
+class _Lanes:
+    """One event loop's connections: at most ``limit`` requests in flight (a semaphore, raised by
+    :meth:`widen`), each on the least busy of several httpx clients of ``width`` connections (a client is
+    added when every one is full). A client never has more requests than connections, so none waits in
+    httpx's pool, and each pool stays small (see the module docstring)."""
+
+    def __init__(self, make: Callable[[int], httpx.AsyncClient], limit: int, width: int) -> None:
+        self._make, self.limit, self.width = make, limit, width
+        self._slots = asyncio.Semaphore(limit)
+        self.clients: list[httpx.AsyncClient] = []
+        self.busy: list[int] = []  # requests in flight on each client
+        self.in_flight = 0
+        self.closed = False
+
+    def widen(self, limit: int) -> None:
+        """Allow ``limit`` requests in flight (never fewer than now)."""
+        for _ in range(limit - self.limit):
+            self._slots.release()
+        self.limit = max(self.limit, limit)
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client with a free connection, held for one request."""
+        async with self._slots:
+            i = min(range(len(self.busy)), key=self.busy.__getitem__, default=-1)
+            if i < 0 or self.busy[i] >= self.width:
+                self.clients.append(self._make(self.width))
+                self.busy.append(0)
+                i = len(self.clients) - 1
+            self.busy[i] += 1
+            self.in_flight += 1
+            try:
+                yield self.clients[i]
+            finally:
+                self.busy[i] -= 1
+                self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        self.closed = True
+        for client in self.clients:
+            await client.aclose()
 
 
 def _first_token_logprobs(logprobs: Any) -> dict[str, float] | None:

@@ -4,7 +4,12 @@ to a target, are judged and stored as they finish.
 - Concurrency: at most ``concurrency`` prompts in flight. Targets that batch natively (local
   transformers models) get chunks of ``batch_size`` attempts; remote endpoints get a sliding window of
   single requests, so a slow answer never holds up the others. Converters that call a model convert
-  inside these workers, concurrently.
+  inside these workers, concurrently. A target with its own default in-flight limit (``openai/``) is
+  let raise it to ``concurrency``; a limit its caller chose stands, with a warning.
+- Asking and judging are apart: a worker frees its slot as soon as the target answered, and one judging
+  task takes every answer waiting, judges them in one batch (CPU detectors in a worker thread) and
+  stores them in one transaction. The slots stay full while answers are judged, so the judge's CPU
+  time does not slow the target's side of the scan.
 - Failures: a request that errors or exceeds ``timeout_s`` is retried ``retries`` times with
   exponential backoff; after that it is stored as an error, which is never counted as a success nor
   as a judged attempt (reports count it apart; a gate that could not measure fails: redteam.gate).
@@ -23,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from alignkit.core.completion import Completion
 from alignkit.core.config import GenerateConfig
@@ -38,12 +43,26 @@ from alignkit.redteam.store import AttemptRow, RunStore
 
 log = logging.getLogger(__name__)
 
+JUDGE_BATCH = 64  # answers judged and stored together at most: large enough to amortise, small enough to report
+
+
+@runtime_checkable
+class InFlightLimited(Protocol):
+    """A target that keeps its own limit on requests in flight (``openai/``), and may let a scan raise it."""
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    def allow_concurrency(self, n: int) -> bool: ...
+
 
 @dataclass
 class ScanConfig:
     """How a scan runs. Every default says why it is what it is."""
 
-    concurrency: int = 8  # prompts in flight; what a local OpenAI-compatible server handles without queueing
+    # prompts in flight; what a local OpenAI-compatible server handles without queueing. A target whose
+    # in-flight limit is its provider's default is raised to this (OpenAIModel.allow_concurrency).
+    concurrency: int = 8
     batch_size: int = 8  # prompts per call for natively batching targets: 3.4x the tokens/s of batch 1 on CPU
     retries: int = 2  # a transient failure is retried; persistent ones are stored as errors
     timeout_s: float = 300.0  # per call: a CPU batch of 8 long answers takes about a minute
@@ -122,10 +141,10 @@ class _Session:
             if not pending:
                 break
             try:
-                got = await asyncio.wait_for(
-                    self.target.agenerate_batch([list(conversations[i]) for i in pending], self.gen, on_error="record"),
-                    timeout=cfg.timeout_s,
-                )
+                async with asyncio.timeout(cfg.timeout_s):  # no task per call, unlike wait_for
+                    got = await self.target.agenerate_batch(
+                        [list(conversations[i]) for i in pending], self.gen, on_error="record"
+                    )
             except TimeoutError:
                 got = [Completion.failed(spec, f"no answer within {cfg.timeout_s} s") for _ in pending]
             except Exception as e:  # a provider bug must not kill the scan: record it per attempt
@@ -161,16 +180,19 @@ def _chunks(attempts: Sequence[Attempt], size: int) -> list[list[Attempt]]:
     return out
 
 
-def _warn_if_capped(target: Model, cfg: ScanConfig) -> None:
-    cap = getattr(target, "max_concurrency", None)
-    if isinstance(cap, int) and cap < cfg.concurrency:
-        log.warning(
-            "%s allows %d requests in flight, fewer than the scan's concurrency %d; raise the provider's "
-            "max_concurrency to reach it",
-            target.info.spec,
-            cap,
-            cfg.concurrency,
-        )
+def fit_concurrency(target: Model, cfg: ScanConfig) -> None:
+    """Let ``target`` keep ``cfg.concurrency`` requests in flight where its limit is only a default;
+    warn when a limit its caller set holds the scan below that."""
+    if not isinstance(target, InFlightLimited) or target.allow_concurrency(cfg.concurrency):
+        return
+    log.warning(
+        "%s allows %d requests in flight (max_concurrency, set by its caller), fewer than the scan's "
+        "concurrency %d: the scan runs at %d; raise max_concurrency to go faster",
+        target.info.spec,
+        target.max_concurrency,
+        cfg.concurrency,
+        target.max_concurrency,
+    )
 
 
 async def run_scan(
@@ -189,7 +211,7 @@ async def run_scan(
     function from prompt to answer), judging and storing each as it finishes."""
     model = as_model(target)
     cfg = config or ScanConfig()
-    _warn_if_capped(model, cfg)
+    fit_concurrency(model, cfg)
     specs = list(dict.fromkeys(a.attack.spec for a in attempts))
     run_config = {**asdict(cfg), "judge": judge.spec, "attacks": specs, **(extra_config or {})}
     store.start_run(run_id, model.info.spec, run_config, resume=resume)
@@ -199,23 +221,40 @@ async def run_scan(
     session = _Session(model, judge, cfg)
     chunk = min(cfg.batch_size, cfg.concurrency) if getattr(model, "native_batching", False) else 1
     slots = asyncio.Semaphore(max(1, cfg.concurrency // chunk))
+    answered: list[tuple[Attempt, Outcome]] = []  # answers waiting for the judge
+    judging = False  # a worker is judging: the others leave their answers to it
     finished = result.skipped
     start = time.perf_counter()
     if on_progress:
         on_progress(finished, len(attempts))
 
-    async def work(part: list[Attempt]) -> None:
+    async def judge_and_store(batch: list[tuple[Attempt, Outcome]]) -> None:
         nonlocal finished
-        async with slots:
-            outcomes = await part[0].attack.run_batch(part, session)
-        judgements = await session.settle(part, outcomes)
-        for a, o, j in zip(part, outcomes, judgements, strict=True):
-            row = attempt_row(a, o, j)
-            store.add(run_id, row)
-            result.rows.append(row)
-        finished += len(part)
+        tried, outcomes = [a for a, _ in batch], [o for _, o in batch]
+        judgements = await session.settle(tried, outcomes)
+        rows = [attempt_row(a, o, j) for a, o, j in zip(tried, outcomes, judgements, strict=True)]
+        store.add_many(run_id, rows)
+        result.rows.extend(rows)
+        finished += len(rows)
         if on_progress:
             on_progress(finished, len(attempts))
+
+    async def work(part: list[Attempt]) -> None:
+        nonlocal judging
+        async with slots:
+            outcomes = await part[0].attack.run_batch(part, session)
+        answered.extend(zip(part, outcomes, strict=True))
+        if judging:
+            return
+        judging = True  # this worker judges every answer waiting, including those that come meanwhile
+        try:
+            while answered:
+                await asyncio.sleep(0)  # answers that came in the same tick join this batch
+                batch = answered[:JUDGE_BATCH]
+                del answered[:JUDGE_BATCH]
+                await judge_and_store(batch)
+        finally:
+            judging = False
 
     await asyncio.gather(*(work(part) for part in _chunks(todo, chunk)))
     result.seconds = time.perf_counter() - start

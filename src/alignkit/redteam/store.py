@@ -2,7 +2,8 @@
 
 An interrupted scan resumes by skipping the attempts already stored (each has a stable key: probe,
 converter stack, attack), so a resumed scan and an uninterrupted one end with the same rows. SQLite
-in WAL mode with one committed row per attempt: a crash loses at most the attempt in flight.
+in WAL mode; rows are committed as soon as they are judged, in the batch they were judged in: a crash
+loses at most the attempts in flight and those being judged.
 
 Resuming is honest: an unknown run id is refused (not started afresh), and so is a run whose stored
 options differ from the new ones in anything but :data:`RESUMABLE` (how the scan runs, not what it asks
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -171,9 +172,12 @@ class RunStore:
 
     def add(self, run_id: str, row: AttemptRow) -> None:
         """Store one judged attempt, committed at once (a crash loses at most the attempt in flight)."""
-        values = [_stored(c, getattr(row, c)) for c in ATTEMPT_COLUMNS]
-        values[ATTEMPT_COLUMNS.index("evidence")] = json.dumps(values[ATTEMPT_COLUMNS.index("evidence")])
-        self._db.write(INSERT_ATTEMPT, (run_id, *values, time.time()))
+        self.add_many(run_id, [row])
+
+    def add_many(self, run_id: str, rows: Sequence[AttemptRow]) -> None:
+        """Store judged attempts in one transaction (all of them or, after a crash, none)."""
+        now = time.time()
+        self._db.write_many(INSERT_ATTEMPT, [(run_id, *_values(row), now) for row in rows])
 
     def finish(self, run_id: str) -> None:
         """Mark the run finished."""
@@ -210,6 +214,16 @@ class RunStore:
 
 _ERROR_TEXT = frozenset({"error", "reason"})  # text alignkit composed, from errors: every credential shape goes
 _MODEL_TEXT = frozenset({"prompt", "response", "evidence"})  # what was asked and answered: masked keys only
+
+
+def _values(row: AttemptRow) -> list[Any]:
+    """A row's column values as stored, in :data:`ATTEMPT_COLUMNS` order."""
+    values = [_stored(c, getattr(row, c)) for c in ATTEMPT_COLUMNS]
+    values[_EVIDENCE] = json.dumps(values[_EVIDENCE])
+    return values
+
+
+_EVIDENCE = ATTEMPT_COLUMNS.index("evidence")
 
 
 def _stored(column: str, value: Any) -> Any:
