@@ -12,8 +12,8 @@ Throughput (section ``redteam-throughput``). Both scanners run garak's own ``dan
 No client can beat C / delay attempts per second, so the fraction of that bound a scanner reaches is its
 own overhead. The rate is measured at the server (requests answered / time from the first arrival to
 the last answer), the same instrument for both, so start-up is excluded; whole-run wall times are
-reported beside it. The server also checks that both sent exactly the same prompts. alignkit runs a third
-time with the provider's own limit raised to C (``max_concurrency=C``, what ``alignkit redteam scan`` does).
+reported beside it. The server also checks that both sent exactly the same prompts, and its own CPU time
+per run is reported, to show it is not what either scanner waits for.
 
 Judges (section ``redteam-judges``). Every JailbreakBench attack artifact response with a ``jailbroken``
 label (Llama-3-70B judge) is judged by alignkit's default ``Judge()`` (compliance mode), by
@@ -27,7 +27,6 @@ with the labels is reported.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import resource
@@ -75,8 +74,8 @@ def w_garak_prompts(out: str, seed: int) -> dict[str, Any]:
     return {"n": len(texts), "garak": garak.__version__}
 
 
-def w_alignkit_scan(prompts_file: str, port: int, concurrency: int, pool: int | None) -> dict[str, Any]:
-    """One scan of the prompts with alignkit, as a user writes it (``pool``: the provider's own limit)."""
+def w_alignkit_scan(prompts_file: str, port: int, concurrency: int) -> dict[str, Any]:
+    """One scan of the prompts with alignkit, as a user writes it."""
     t0 = time.perf_counter()
     import asyncio
 
@@ -88,8 +87,7 @@ def w_alignkit_scan(prompts_file: str, port: int, concurrency: int, pool: int | 
         Probe(id=f"garak.{GARAK_PROBE}.{i:03d}", prompt=r["prompt"], category="prompt_injection")
         for i, r in enumerate(rows)
     ]
-    extra: dict[str, Any] = {} if pool is None else {"max_concurrency": pool}
-    model = get_model(f"openai/{MODEL_NAME}", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, **extra)
+    model = get_model(f"openai/{MODEL_NAME}", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
     judge = Judge()
     with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "runs.db") as store:
         t1 = time.perf_counter()
@@ -137,6 +135,11 @@ class FixedDelayServer:
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/stats")
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
@@ -165,17 +168,21 @@ def run_garak(garak_python: str, port: int, concurrency: int, seed: int, home: P
         *("--generations", "1", "--parallel_attempts", str(concurrency), "--seed", str(seed)),
         *("--confidence_interval_method", "none", "--narrow_output", "--report_prefix", f"bench-c{concurrency}"),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=home, timeout=RUN_LIMIT_S, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"garak failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=home, timeout=RUN_LIMIT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"killed after {RUN_LIMIT_S} s"}
+    if proc.returncode != 0:  # reported in the table, with the end of garak's output printed here
+        print(f"garak failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}", flush=True)
+        last = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or [""]
+        return {"failed": f"exit {proc.returncode}: {last[0][:160]}"}
     return {}
 
 
-def scan_alignkit(prompts_file: Path, port: int, concurrency: int, pool: int | None) -> dict[str, Any]:
-    """One alignkit scan in a fresh process (``pool``: the provider's own limit, None for its default)."""
+def scan_alignkit(prompts_file: Path, port: int, concurrency: int) -> dict[str, Any]:
+    """One alignkit scan in a fresh process."""
     args = ["--worker", "alignkit-scan", "--prompts-file", str(prompts_file), "--port", str(port)]
-    args += ["--c", str(concurrency), *(["--pool", str(pool)] if pool else [])]
-    return dict(run_worker(SCRIPT, args))
+    return dict(run_worker(SCRIPT, [*args, "--c", str(concurrency)]))
 
 
 def children_cpu_s() -> float:
@@ -187,22 +194,22 @@ def children_cpu_s() -> float:
 def measure(server: FixedDelayServer, label: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one scanner (in child processes) and read what the server saw."""
     server.reset()
-    cpu, t = children_cpu_s(), time.perf_counter()
+    cpu, server_cpu, t = children_cpu_s(), server.cpu_s(), time.perf_counter()
     own = run()
     wall, cpu = time.perf_counter() - t, children_cpu_s() - cpu
+    server_cpu = server.cpu_s() - server_cpu
     seen = server.stats()
     rate = seen["requests"] / seen["window_s"] if seen["window_s"] else 0.0
     print(
-        f"  {label}: {seen['requests']} requests, {rate:.1f}/s (steady {seen['steady_rate']:.1f}/s), "
-        f"max in flight {seen['max_in_flight']}, {cpu:.1f} CPU s",
+        f"  {label}: {seen['requests']} requests, {rate:.1f}/s (steady {seen['steady_rate'] or 0:.1f}/s), "
+        f"max in flight {seen['max_in_flight']}, {cpu:.1f} CPU s, server {server_cpu:.2f} CPU s {own}",
         flush=True,
     )
-    return {**own, **seen, "rate": rate, "wall_s": wall, "cpu_s": cpu}
+    return {**own, **seen, "rate": rate, "wall_s": wall, "cpu_s": cpu, "server_cpu_s": server_cpu}
 
 
 def throughput(a: argparse.Namespace) -> str:
     import alignkit
-    from alignkit.providers.openai import OpenAIModel
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -214,71 +221,82 @@ def throughput(a: argparse.Namespace) -> str:
         )
         n = info["n"]
         print(f"{n} prompts from garak {info['garak']} {GARAK_PROBE} (seed {a.seed})", flush=True)
-        server = FixedDelayServer(a.delay, max_seconds=RUN_LIMIT_S * 4 * len(a.concurrency) * a.repeats)
+        server = FixedDelayServer(a.delay, max_seconds=RUN_LIMIT_S * 2 * len(a.concurrency) * a.repeats)
         results: dict[tuple[str, int], list[dict[str, Any]]] = {}
         load = os.getloadavg()[0]  # other work on the machine slows both scanners
         try:
             for rep in range(a.repeats):  # alternate the tools, so drift on the machine hits both alike
                 for c in a.concurrency:
                     print(f"repeat {rep + 1}/{a.repeats}, C={c}", flush=True)
-
                     home = tmp / f"garak-{rep}-{c}"
                     home.mkdir()
                     runs: dict[str, Callable[[], dict[str, Any]]] = {
-                        "alignkit": partial(scan_alignkit, prompts_file, server.port, c, None),
+                        "alignkit": partial(scan_alignkit, prompts_file, server.port, c),
                         "garak": partial(run_garak, a.garak_python, server.port, c, a.seed, home),
-                        "alignkit-pool": partial(scan_alignkit, prompts_file, server.port, c, c),
                     }
                     for tool, run in runs.items():
                         results.setdefault((tool, c), []).append(measure(server, tool, run))
         finally:
             server.close()
 
-    digests = {r["prompts_digest"] for rs in results.values() for r in rs}
-    counts = {r["requests"] for rs in results.values() for r in rs}
+    complete = [r for rs in results.values() for r in rs if "failed" not in r]
+    digests, counts = {r["prompts_digest"] for r in complete}, {r["requests"] for r in complete}
     if len(digests) != 1 or counts != {n}:
         raise RuntimeError(f"the scanners did not send the same {n} prompts: digests {digests}, counts {counts}")
+    return throughput_report(a, results, n, info["garak"], load, alignkit.__version__)
+
+
+def throughput_report(
+    a: argparse.Namespace,
+    results: dict[tuple[str, int], list[dict[str, Any]]],
+    n: int,
+    garak: str,
+    load: float,
+    ours: str,
+) -> str:
+    """The section's text from the measured runs (a tool whose runs failed at some C says so there)."""
+
+    def ok(tool: str, c: int) -> list[dict[str, Any]]:
+        return [r for r in results[(tool, c)] if "failed" not in r]
 
     def med(tool: str, c: int, key: str) -> float:
-        return float(statistics.median(r[key] for r in results[(tool, c)]))
+        return float(statistics.median(r[key] or 0.0 for r in ok(tool, c)))
 
     def rate(tool: str, c: int) -> str:
         """Median attempts/s with the range over the repeats."""
-        rates = [r["rate"] for r in results[(tool, c)]]
+        rates = [r["rate"] for r in ok(tool, c)]
         return f"{statistics.median(rates):.1f} ({min(rates):.1f}–{max(rates):.1f})"
 
     rows = [
         "| C | bound C ÷ delay | alignkit attempts/s | % of bound | garak attempts/s | % of bound "
-        "| alignkit ÷ garak | steady attempts/s, alignkit / garak | wall s, alignkit / garak "
-        "| CPU s, alignkit / garak |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| alignkit ÷ garak | most in flight, alignkit / garak | wall s, alignkit / garak "
+        "| CPU s, alignkit / garak | server CPU s, alignkit / garak runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    failures = []
     for c in a.concurrency:
         bound = c / a.delay
-        ak, gk = med("alignkit", c, "rate"), med("garak", c, "rate")
+        ak = med("alignkit", c, "rate")
+        flight = {t: max(r["max_in_flight"] for r in ok(t, c)) if ok(t, c) else 0 for t in ("alignkit", "garak")}
+        failed = [r["failed"] for r in results[("garak", c)] if "failed" in r]
+        failures += [f"C={c}: {f}" for f in failed]
+        if ok("garak", c):
+            gk = med("garak", c, "rate")
+            garak_cells = f"{rate('garak', c)} | {100 * gk / bound:.0f}% | {ak / gk:.2f}×"
+            other = [
+                f"{med(t, c, k):.{d}f}"
+                for k, d in (("wall_s", 1), ("cpu_s", 1), ("server_cpu_s", 2))
+                for t in ("garak",)
+            ]
+        else:
+            garak_cells = f"failed in {len(failed)} of {len(results[('garak', c)])} runs | – | –"
+            other = ["–", "–", "–"]
         rows.append(
-            f"| {c} | {bound:.0f}/s | {rate('alignkit', c)} | {100 * ak / bound:.0f}% | {rate('garak', c)} "
-            f"| {100 * gk / bound:.0f}% "
-            f"| {ak / gk:.2f}× | {med('alignkit', c, 'steady_rate'):.1f} / {med('garak', c, 'steady_rate'):.1f} "
-            f"| {med('alignkit', c, 'wall_s'):.1f} / {med('garak', c, 'wall_s'):.1f} "
-            f"| {med('alignkit', c, 'cpu_s'):.1f} / {med('garak', c, 'cpu_s'):.1f} |"
+            f"| {c} | {bound:.0f}/s | {rate('alignkit', c)} | {100 * ak / bound:.0f}% | {garak_cells} "
+            f"| {flight['alignkit']} / {flight['garak'] or '–'} "
+            f"| {med('alignkit', c, 'wall_s'):.1f} / {other[0]} | {med('alignkit', c, 'cpu_s'):.1f} / {other[1]} "
+            f"| {med('alignkit', c, 'server_cpu_s'):.2f} / {other[2]} |"
         )
-    pool_rows = [
-        "| C | alignkit, provider default | most in flight | alignkit, `max_concurrency=C` | most in flight "
-        "| alignkit with `max_concurrency=C` ÷ garak |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in a.concurrency:
-        bound = c / a.delay
-        ak, pool = med("alignkit", c, "rate"), med("alignkit-pool", c, "rate")
-        flight = {t: max(r["max_in_flight"] for r in results[(t, c)]) for t in ("alignkit", "alignkit-pool")}
-        pool_rows.append(
-            f"| {c} | {ak:.1f}/s ({100 * ak / bound:.0f}%) | {flight['alignkit']} "
-            f"| {pool:.1f}/s ({100 * pool / bound:.0f}%) | {flight['alignkit-pool']} "
-            f"| {pool / med('garak', c, 'rate'):.2f}× |"
-        )
-    pool_default = inspect.signature(OpenAIModel).parameters["max_concurrency"].default
-    garak_flight = {c: max(r["max_in_flight"] for r in results[("garak", c)]) for c in a.concurrency}
     conc = " ".join(str(c) for c in a.concurrency)
     body = [
         "## Red-team scan throughput: alignkit vs garak",
@@ -287,31 +305,26 @@ def throughput(a: argparse.Namespace) -> str:
             f"python bench/bench_redteam.py --part throughput --garak-python PY --delay {a.delay} "
             f"--concurrency {conc} --repeats {a.repeats} --write"
         ),
-        f"Versions: alignkit {alignkit.__version__}, garak {info['garak']}. Target: bench/fixed_delay_server.py, "
-        f"an OpenAI-compatible stand-in answering every request after {a.delay} s with a fixed refusal, on "
-        f"loopback. Prompts: garak's `{GARAK_PROBE}`, {n} prompts (seed {a.seed}), the same for both (checked at "
-        "the server: same count and digest of the prompts). alignkit: `run_scan(get_model('openai/fixed-delay', "
-        "base_url=..., max_retries=0), ..., judge=Judge(), config=ScanConfig(concurrency=C))` in a fresh process. "
-        f"garak: `--target_type openai.OpenAICompatible --spec probes.{GARAK_PROBE} --detectors {GARAK_DETECTOR} "
+        f"Versions: alignkit {ours}, garak {garak}. Target: bench/fixed_delay_server.py, an OpenAI-compatible "
+        f"stand-in answering every request after {a.delay} s with a fixed refusal, on loopback (asyncio protocols, "
+        f"no task per request). Prompts: garak's `{GARAK_PROBE}`, {n} prompts (seed {a.seed}), the same for both "
+        "(checked at the server: same count and digest of the prompts). alignkit: `run_scan(get_model("
+        "'openai/fixed-delay', base_url=..., max_retries=0), ..., judge=Judge(), config=ScanConfig(concurrency=C))` "
+        "in a fresh process; `run_scan` raises the provider's default in-flight limit (64) to C. garak: "
+        f"`--target_type openai.OpenAICompatible --spec probes.{GARAK_PROBE} --detectors {GARAK_DETECTOR} "
         "--generations 1 --parallel_attempts C --seed 0`. Attempts/s = requests answered ÷ (last answer − first "
-        f"arrival) at the server, median (range) of {a.repeats} alternating runs; steady = the same over the middle "
-        "three quarters of the answers (ramp-up and tail left out); wall s = the whole run including start-up "
-        "(imports, plugin loading, judging, reports); CPU s = user + system time of the scanner's processes "
-        f"for the whole run. The machine has {os.cpu_count()} cores, shared by the scanner and the stand-in server "
-        f"(1-minute load average before the runs: {load:.1f}).",
+        f"arrival) at the server, median (range) of {a.repeats} alternating runs; with {n} prompts, C={n} is one "
+        "wave: every request sent at once, so the rate measures how fast a scanner puts them all in flight. Most in "
+        "flight: at the server, the most of the repeats. Wall s = the whole run including start-up (imports, plugin "
+        "loading, judging, reports); CPU s = user + system time of the scanner's processes for the whole run; "
+        "server CPU s = the stand-in's own CPU time during a run (median). The machine has "
+        f"{os.cpu_count()} cores, shared by the scanner and the stand-in server (1-minute load average before the "
+        f"runs: {load:.1f}).",
         "",
         *rows,
-        "",
-        "Why alignkit stops short of the bound at high C in the call above: `OpenAIModel` keeps its own limit, "
-        f"`max_concurrency` (default {pool_default}), which sizes its connection pool; `ScanConfig.concurrency` "
-        f"does not raise it, so at C above {pool_default} only {pool_default} requests are in flight (`run_scan` "
-        "logs a warning). `alignkit redteam scan` passes `max_concurrency=C` to `openai/` targets; with it:",
-        "",
-        *pool_rows,
-        "",
-        f"garak's most requests in flight: {', '.join(f'{garak_flight[c]} at C={c}' for c in a.concurrency)} "
-        "(a process pool of C workers; each attempt opens a new connection, as garak's debug log shows).",
     ]
+    if failures:
+        body += ["", "garak runs that failed: " + "; ".join(failures) + "."]
     return "\n".join(body)
 
 
@@ -549,7 +562,7 @@ def main() -> None:
     ap.add_argument("--part", choices=("throughput", "judges", "all"), default="all")
     ap.add_argument("--garak-python", default="/tmp/garak-venv/bin/python", help="a Python with garak installed")
     ap.add_argument("--delay", type=float, default=0.5, help="the stand-in model's fixed latency, seconds")
-    ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64, 256])
     ap.add_argument("--repeats", type=int, default=3, help="runs per tool and C; the median is reported")
     ap.add_argument("--seed", type=int, default=0, help="garak's prompt sample")
     ap.add_argument("--batch", type=int, default=64, help="responses per Judge.ajudge call")
@@ -558,14 +571,13 @@ def main() -> None:
     ap.add_argument("--prompts-file", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--c", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--pool", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a.worker == "garak-prompts":
         print(json.dumps(w_garak_prompts(a.prompts_file, a.seed)))
         return
     if a.worker == "alignkit-scan":
-        print(json.dumps(w_alignkit_scan(a.prompts_file, a.port, a.c, a.pool)))
+        print(json.dumps(w_alignkit_scan(a.prompts_file, a.port, a.c)))
         return
 
     for part, name, section in (("throughput", "redteam-throughput", throughput), ("judges", "redteam-judges", judges)):
