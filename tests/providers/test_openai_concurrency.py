@@ -138,3 +138,4 @@ def test_in_flight_reads_zero_when_idle_and_counts_while_busy() -> None:
         return before, during, model.in_flight
 
     assert asyncio.run(main()) == (0, 3, 0)
+    assert model.in_flight == 0  # outside any event loop

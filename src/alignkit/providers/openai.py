@@ -155,8 +155,11 @@ class OpenAIModel(ModelBase):
 
     @property
     def in_flight(self) -> int:
-        """Requests in flight now, on the running event loop."""
-        lanes = self._lanes_by_loop.get(asyncio.get_running_loop())
+        """Requests in flight now, on the running event loop (0 outside one)."""
+        try:
+            lanes = self._lanes_by_loop.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return 0
         return lanes.in_flight if lanes is not None else 0
 
     def request_body(self, messages: tuple[Message, ...], config: GenerateConfig) -> dict[str, Any]:
