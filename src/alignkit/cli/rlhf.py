@@ -15,12 +15,16 @@ from alignkit.cli.options import load_model
 from alignkit.cli.privacy_options import dp_config, dp_options
 from alignkit.cli.rewards import reward_function
 from alignkit.cli.rlhf_common import (
+    check_memory,
+    check_reward_memory,
     config_option,
+    default_reward_lr,
     model_path,
     on_log_bar,
     progress_bar,
     read_pairs,
     read_prompt_file,
+    warn_if_flat,
 )
 from alignkit.cli.rlhf_hacking import build_monitor, hacking_options, report
 from alignkit.cli.rlhf_trl import dpo, grpo, rloo, sft
@@ -55,16 +59,25 @@ def rlhf() -> None:
 @click.option("--eval-fraction", type=click.FloatRange(0, 0.9), default=0.1, show_default=True)
 @click.option("--epochs", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--lr", type=float, default=1e-5, show_default=True)
+@click.option("--lr", type=float, help="Learning rate (default: by mode, see RewardConfig).")
 @click.option("--max-length", type=click.IntRange(16), default=512, show_default=True)
 @click.option("--lora-rank", type=click.IntRange(1), help="Train LoRA adapters of this rank instead of all weights.")
+@click.option("--train-layers", type=click.IntRange(0), help="Train only the top N blocks and the head (no LoRA).")
+@click.option(
+    "--micro-batch-tokens",
+    type=click.IntRange(16),
+    default=1024,
+    show_default=True,
+    help="Padded tokens per forward pass; a step runs as several when its pairs need more (less memory).",
+)
 @click.option("--pii", type=click.Choice(["keep", "redact", "drop"]), default="keep", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @dp_options
 def train_reward(
     data: str, backbone: str, out: str, fmt: str, limit: int | None, eval_fraction: float, epochs: int,
-    batch_size: int, lr: float, max_length: int, lora_rank: int | None, pii: str, seed: int, device: str,
+    batch_size: int, lr: float | None, max_length: int, lora_rank: int | None, train_layers: int | None,
+    micro_batch_tokens: int, pii: str, seed: int, device: str,
     dp_epsilon: float | None, dp_delta: float | None, dp_max_grad_norm: float | None,
 ) -> None:  # fmt: skip
     """Train a Bradley-Terry reward model on the preference pairs in DATA; report held-out accuracy.
@@ -74,8 +87,14 @@ def train_reward(
     random.Random(seed).shuffle(pairs)  # noqa: S311 (a reproducible split)
     n_eval = int(len(pairs) * eval_fraction)
     held_out, train = pairs[:n_eval], pairs[n_eval:]
+    if lora_rank and train_layers is not None:
+        raise click.UsageError("--lora-rank and --train-layers are two ways to train less; choose one")
+    config = RewardConfig(
+        learning_rate=lr or default_reward_lr(lora_rank, train_layers), batch_size=batch_size, epochs=epochs,
+        max_length=max_length, seed=seed, train_layers=train_layers, micro_batch_tokens=micro_batch_tokens,
+    )  # fmt: skip
+    check_reward_memory(model_path(backbone), config, lora_rank)
     rm = RewardModel.from_backbone(model_path(backbone), device=device, lora_rank=lora_rank)
-    config = RewardConfig(learning_rate=lr, batch_size=batch_size, epochs=epochs, max_length=max_length, seed=seed)
     with progress_bar() as bar:
         task = bar.add_task("reward model", total=None, info="")
         on_step = lambda s, n, loss: bar.update(task, completed=s, total=n, info=f"loss {loss:.3f}")  # noqa: E731
@@ -86,6 +105,7 @@ def train_reward(
     metrics = {"train_pairs": len(train), "held_out_pairs": len(held_out), "backbone": backbone, **stats}
     if held_out:
         metrics["held_out"] = evaluate_reward_model(rm, held_out)
+        warn_if_flat(metrics["held_out"], len(held_out))
     rm.save(out, **{k: v for k, v in metrics.items() if k != "config"})
     write_text_atomic(Path(out, "metrics.json"), json.dumps(metrics, indent=1, default=str))
     if dp is not None:
@@ -106,13 +126,16 @@ def train_reward(
 @click.argument("pairs", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["auto", "alignkit", "hh"]), default="auto", show_default=True)
 @click.option("--limit", type=click.IntRange(1), help="Evaluate a random subset of this many pairs.")
+@click.option("--max-length", type=click.IntRange(16), help="Tokens scored per text (default: as trained).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def eval_reward(model: str, pairs: str, fmt: str, limit: int | None, seed: int, device: str) -> None:
-    """Pairwise accuracy and calibration of the reward model MODEL on a pairs file."""
+def eval_reward(model: str, pairs: str, fmt: str, limit: int | None, max_length: int | None, seed: int,
+                device: str) -> None:  # fmt: skip
+    """Pairwise accuracy and calibration of the reward model MODEL on a pairs file (texts scored in
+    length-sorted batches, cut to the length it was trained on unless --max-length says otherwise)."""
     data = read_pairs(pairs, fmt, limit, seed)
     t0 = time.perf_counter()
-    metrics = evaluate_reward_model(RewardModel.load(model, device=device), data)
+    metrics = evaluate_reward_model(RewardModel.load(model, device=device), data, max_length=max_length)
     click.echo(json.dumps({"pairs": len(data), **metrics, "seconds": round(time.perf_counter() - t0, 2)}, indent=1))
 
 
@@ -156,6 +179,12 @@ def ppo(
         kl_target=kl_target, max_new_tokens=max_new_tokens, temperature=temperature,
         missing_eos_penalty=missing_eos_penalty, seed=seed, output_dir=out, save_every=save_every,
         tensorboard=tensorboard, device=device,
+    )  # fmt: skip
+    check_memory(
+        config.model_name or policy, "rlhf ppo", [f"lower --micro-batch-size (now {config.microbatch()})",
+        f"lower --max-new-tokens (now {max_new_tokens})", "use a smaller policy"],
+        tokens=config.microbatch() * (config.max_prompt_length + max_new_tokens), trainable="all",
+        copies=3 if critic else 2,  # the policy, its frozen reference, and a separate critic when given
     )  # fmt: skip
     trainer = PPOTrainer(config, critic=critic)
     reward_fn = reward_function(reward, device)

@@ -24,6 +24,7 @@ from alignkit.providers import SHORTCUTS
 from alignkit.providers.embedded import ensure_checkpoint
 from alignkit.rlhf.data import load_preferences, prompts_of
 from alignkit.rlhf.labelling.sources import read_prompts
+from alignkit.rlhf.memory import ModelShape, check_fits, estimate_training_memory
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -156,3 +157,67 @@ def seeded_sample(items: list[Any], limit: int | None, seed: int) -> list[Any]:
     if limit and len(items) > limit:
         return random.Random(seed).sample(items, limit)  # noqa: S311 (a reproducible subset)
     return items
+
+
+def default_reward_lr(lora_rank: int | None, train_layers: int | None) -> float:
+    """The reward-model learning rate for a training mode, chosen by held-out accuracy on HH pairs
+    (bench/RESULTS.md, section reward-readme)."""
+    if lora_rank:
+        return REWARD_LR["lora"]
+    return REWARD_LR["full" if train_layers is None else "top"]
+
+
+REWARD_LR = {
+    "lora": 3e-4,  # LoRA adapters start at zero and need a larger step; 1e-5 left held-out accuracy at 0.48
+    "top": 5e-5,  # top 4 blocks + head: 0.635 held-out on 200 HH pairs (bench reward-model)
+    "full": 1e-5,  # every weight of a pretrained backbone: the usual full fine-tuning rate
+}
+
+
+def warn_if_flat(held_out: dict[str, float], n: int) -> None:
+    """A warning on stderr when held-out pairwise accuracy is within two standard errors of chance."""
+    acc, band = held_out["pairwise_accuracy"], 2 * (0.25 / max(n, 1)) ** 0.5
+    if acc < 0.5 + band:
+        click.echo(
+            f"warning: held-out accuracy {acc:.3f} on {n} pairs is within chance (0.5 + {band:.3f}): the reward "
+            "model has not learned the preference. Try a larger --lr, more --epochs or more pairs.",
+            err=True,
+        )
+
+
+def check_memory(folder: str, what: str, hints: list[str], *, tokens: int, trainable: str | int,
+                 lora_rank: int | None = None, copies: int = 1, checkpointing: bool = False,
+                 lm_logits: bool = True) -> None:  # fmt: skip
+    """Print the memory estimate of a training run on the model in ``folder`` and stop with a
+    :class:`ConfigError` (saying how to fit) when it will not fit. ``trainable``: ``"all"``, ``"lora"`` or a
+    count. A model with no local ``config.json`` (a hub id) is not estimated."""
+    shape = ModelShape.from_folder(folder)
+    if shape is None:
+        return
+    if isinstance(trainable, str):
+        trainable = shape.params if trainable == "all" else shape.lora_params(lora_rank or 16)
+    estimate = estimate_training_memory(
+        shape, tokens_per_pass=tokens, trainable=trainable,
+        checkpointing=checkpointing, lm_logits=lm_logits, copies=copies, what=what,
+    )  # fmt: skip
+    click.echo(estimate.describe(), err=True)
+    check_fits(estimate, hints)
+
+
+def check_reward_memory(folder: str, config: Any, lora_rank: int | None) -> None:
+    """:func:`check_memory` for ``rlhf train-reward`` with a :class:`~alignkit.rlhf.reward.RewardConfig`."""
+    shape = ModelShape.from_folder(folder)
+    if shape is None:
+        return
+    tokens = max(config.micro_batch_tokens, 2 * config.max_length)  # one pair over the budget runs alone
+    if lora_rank:
+        trainable: str | int = "lora"
+    elif config.train_layers is not None:
+        trainable = shape.params * config.train_layers // shape.layers
+    else:
+        trainable = "all"
+    hints = [f"lower --micro-batch-tokens (now {config.micro_batch_tokens})",
+             f"lower --max-length (now {config.max_length})", "train LoRA adapters (--lora-rank 16) or the top "
+             "blocks only (--train-layers 4)", "keep gradient checkpointing on"]  # fmt: skip
+    check_memory(folder, "reward model", hints, tokens=tokens, trainable=trainable, lora_rank=lora_rank,
+                 checkpointing=config.gradient_checkpointing, lm_logits=False)  # fmt: skip

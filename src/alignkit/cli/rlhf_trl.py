@@ -11,6 +11,7 @@ import click
 from alignkit.cli.privacy_options import dp_config, dp_options, refuse_dp
 from alignkit.cli.rewards import reward_function
 from alignkit.cli.rlhf_common import (
+    check_memory,
     config_option,
     model_path,
     on_log_bar,
@@ -70,6 +71,22 @@ def _dp(kw: dict[str, Any], method: str) -> Any:
     return dp
 
 
+def _check_memory(kw: dict[str, Any], config: Any, method: str, tokens: int) -> None:
+    """Print the run's memory estimate; stop with how to fit when it will not (the reference model is a
+    second copy of the weights unless LoRA lets the adapter-free model serve as the reference)."""
+    lora = kw["lora_rank"]
+    reference = method == "dpo" or (method in ("rloo", "grpo") and config.beta > 0)
+    hints = [
+        f"lower --max-length (now {config.max_length})",
+        f"lower --batch-size (now {config.batch_size}) and raise --grad-accum to keep the effective batch",
+        "train LoRA adapters (--lora-rank 16)",
+        "turn on gradient checkpointing (TrainConfig.gradient_checkpointing)",
+    ]
+    check_memory(model_path(kw["policy"]), f"rlhf {method}", hints, tokens=tokens, trainable="lora" if lora else "all",
+                 lora_rank=lora, copies=2 if reference and not lora else 1,
+                 checkpointing=config.gradient_checkpointing)  # fmt: skip
+
+
 def _run(name: str, train: Callable[[Any], dict[str, Any]], keys: tuple[str, ...]) -> None:
     with progress_bar() as bar:
         task = bar.add_task(name, total=None, info="")
@@ -87,6 +104,7 @@ def dpo(pairs: str, beta: float, **kw: Any) -> None:
     _dp(kw, "dpo")
     data = read_pairs(pairs, "auto", kw["limit"], kw["seed"])
     config = _config(DPOTrainConfig, kw, beta=beta)
+    _check_memory(kw, config, "dpo", 2 * config.batch_size * config.max_length)  # chosen and rejected together
     _run("dpo", lambda on_log: train_dpo(model_path(kw["policy"]), data, config, on_log=on_log),
          ("loss", "rewards/margins", "rewards/accuracies"))  # fmt: skip
 
@@ -110,6 +128,7 @@ def _online(method: str, train: Callable[..., dict[str, Any]]) -> click.Command:
             RLTrainConfig, kw, num_generations=num_generations, max_new_tokens=max_new_tokens,
             temperature=temperature, beta=beta,
         )  # fmt: skip
+        _check_memory(kw, config, method, config.batch_size * (config.max_length + max_new_tokens))
         fn = reward_function(reward)
         hack = {k: kw.pop(k) for k in ("gold", "held_out", "hack_every", "hack_patience", "on_hack", "label_store")}
         monitor, data = build_monitor(hack, data, fn, kw["out"])
@@ -135,6 +154,7 @@ def sft(data: str, **kw: Any) -> None:
     if kw["limit"]:
         examples = examples[: kw["limit"]]
     config = _config(TrainConfig, kw)
+    _check_memory(kw, config, "sft", config.batch_size * config.max_length)
     if dp is not None:
         _run("sft (DP)", lambda on_log: train_sft_dp(model_path(kw["policy"]), examples, config, dp, on_log=on_log),
              ("loss",))  # fmt: skip

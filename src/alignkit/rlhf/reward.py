@@ -6,6 +6,11 @@ checkpoint (the embedded model's cached folder, ``gpt2``, a Llama) gets a fresh 
 the last non-padding token. After training, rewards are centred: the mean reward over the training
 pairs is stored and subtracted, so 0 means "typical" and PPO's KL-shaped rewards are not dominated by
 an arbitrary offset.
+
+Memory and speed on a CPU come from batching by length (:mod:`alignkit.rlhf.batching`): texts are
+tokenized once, each forward pass holds rows of similar length padded only to the longest of them, and a
+training step of ``batch_size`` pairs runs as micro-batches of at most ``micro_batch_tokens`` padded
+tokens whose gradients add up to the step's (the loss is a mean over pairs, so the sum is exact).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from alignkit.core.errors import ConfigError, MissingDependencyError
 from alignkit.core.files import write_text_atomic
 from alignkit.core.messages import Prompt, assistant, to_messages
 from alignkit.core.records import PreferencePair
+from alignkit.rlhf.batching import length_grouped_batches, sorted_token_batches, token_batches
 from alignkit.rlhf.losses import bradley_terry_loss
 from alignkit.torchutil import import_torch_transformers, pick_device
 
@@ -37,9 +43,13 @@ class RewardConfig:
     """Reward-model training options; each default says why. Bad values raise a :class:`ConfigError`."""
 
     learning_rate: float = 1e-5  # full fine-tuning of a pretrained backbone; tiny test models use 1e-3
-    batch_size: int = 8  # pairs per step (16 sequences); fits a 135M model on 2 CPU cores
+    batch_size: int = 8  # pairs per optimizer step (16 sequences)
     epochs: int = 1  # reward models overfit preference data quickly (InstructGPT trained one epoch)
     max_length: int = 512  # tokens per prompt+answer; longer conversations are cut from the left
+    # Padded tokens per forward pass (chosen and rejected rows together); a step's pairs run as several
+    # micro-batches when they exceed it, gradients summed, so memory follows this budget, not batch x length.
+    micro_batch_tokens: int = 1024
+    group_by_length: bool = True  # steps of similar-length pairs (shuffled pools): less padding, same data
     weight_decay: float = 0.0
     seed: int = 0
     center_rewards: bool = True  # store the mean training reward and subtract it when scoring
@@ -54,7 +64,7 @@ class RewardConfig:
             raise ConfigError(
                 f"need learning_rate > 0 and weight_decay >= 0; got {self.learning_rate} and {self.weight_decay}"
             )
-        for name in ("batch_size", "epochs", "max_length", "center_pairs"):
+        for name in ("batch_size", "epochs", "max_length", "center_pairs", "micro_batch_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
         if self.train_layers is not None and self.train_layers < 0:
@@ -64,8 +74,11 @@ class RewardConfig:
 class RewardModel:
     """A sequence classifier with one output, and its tokenizer. Call it to score answers."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, offset: float = 0.0, name: str = "reward-model") -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, offset: float = 0.0, name: str = "reward-model", max_length: int = 512
+    ) -> None:
         self.model, self.tokenizer, self.offset, self.name = model, tokenizer, offset, name
+        self.max_length = max_length  # tokens scored per text by default: what it was trained on, once trained
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -104,7 +117,8 @@ class RewardModel:
         meta = json.loads((Path(folder) / META_FILE).read_text()) if (Path(folder) / META_FILE).exists() else {}
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
         model = transformers.AutoModelForSequenceClassification.from_pretrained(folder).to(pick_device(device))
-        return cls(model, tokenizer, offset=float(meta.get("offset", 0.0)), name=str(folder))
+        offset, length = float(meta.get("offset", 0.0)), int(meta.get("max_length", 512))
+        return cls(model, tokenizer, offset=offset, name=str(folder), max_length=length)
 
     def save(self, folder: str | Path, **meta: Any) -> None:
         """Model, tokenizer and ``alignkit-reward.json`` (the offset and ``meta``) in ``folder``; LoRA is merged."""
@@ -113,7 +127,10 @@ class RewardModel:
             self.model = self.model.merge_and_unload()
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        write_text_atomic(folder / META_FILE, json.dumps({"offset": self.offset, **meta}, indent=1, default=str))
+        write_text_atomic(
+            folder / META_FILE,
+            json.dumps({"offset": self.offset, "max_length": self.max_length, **meta}, indent=1, default=str),
+        )
 
     # -- scoring ------------------------------------------------------------------------------------
     def render(self, prompt: Prompt, response: str) -> str:
@@ -124,25 +141,45 @@ class RewardModel:
         return "\n".join(f"{m.role}: {m.content}" for m in conversation)
 
     def _raw(self, texts: Sequence[str], max_length: int) -> Any:
-        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=max_length)
-        enc = {k: v.to(self.model.device) for k, v in enc.items()}
-        return self.model(**enc, use_cache=False).logits.squeeze(-1)  # [N]; no KV cache to build
+        """Rewards [N] of ``texts`` in one forward pass (padded to the longest), with gradients when enabled."""
+        return self.forward_ids(self.encode(texts, max_length))
+
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
+        """Token ids of each text, cut from the left to ``max_length``, unpadded."""
+        ids: list[list[int]] = self.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+        return ids
+
+    def forward_ids(self, ids: Sequence[Sequence[int]]) -> Any:
+        """Rewards [N] for token-id rows: right-padded to the longest row, the head read at each row's last token."""
+        width = max(len(x) for x in ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[*x, *[pad] * (width - len(x))] for x in ids], device=self.model.device)
+        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=self.model.device)
+        return self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.squeeze(-1)  # no KV cache
 
     def score(
-        self, prompts: Sequence[Prompt], responses: Sequence[str], *, batch_size: int = 16, max_length: int = 512
+        self,
+        prompts: Sequence[Prompt],
+        responses: Sequence[str],
+        *,
+        batch_size: int = 64,
+        max_length: int | None = None,
+        batch_tokens: int = 4096,
     ) -> list[float]:
-        """Centred rewards for each (prompt, response)."""
+        """Centred rewards for each (prompt, response), in the order given. Texts are cut to ``max_length``
+        tokens (default: what the model was trained on) and scored longest first, in forward passes of at
+        most ``batch_size`` rows and ``batch_tokens`` padded tokens (similar lengths share a pass)."""
         if len(prompts) != len(responses):
             raise ConfigError(f"{len(prompts)} prompts but {len(responses)} responses")
-        out: list[float] = []
+        ids = self.encode([self.render(p, r) for p, r in zip(prompts, responses, strict=True)],
+                          max_length or self.max_length)  # fmt: skip
+        out = [0.0] * len(ids)
         self.model.eval()
         with torch.inference_mode():
-            for i in range(0, len(prompts), batch_size):
-                texts = [
-                    self.render(p, r)
-                    for p, r in zip(prompts[i : i + batch_size], responses[i : i + batch_size], strict=True)
-                ]
-                out += (self._raw(texts, max_length) - self.offset).float().tolist()
+            for group in sorted_token_batches([len(x) for x in ids], batch_tokens, batch_size):
+                rewards = (self.forward_ids([ids[i] for i in group]) - self.offset).float().tolist()
+                for i, r in zip(group, rewards, strict=True):
+                    out[i] = r
         return out
 
     def __call__(self, queries: Sequence[Prompt], responses: Sequence[str]) -> Any:
@@ -165,7 +202,6 @@ def train_reward_model(
     if not pairs:
         raise ConfigError("no preference pairs to train on")
     torch.manual_seed(cfg.seed)
-    order = list(range(len(pairs)))
     if cfg.train_layers is not None:
         freeze_below(rm.model, cfg.train_layers)
     params = [p for p in rm.model.parameters() if p.requires_grad]
@@ -173,28 +209,32 @@ def train_reward_model(
     checkpointing = cfg.gradient_checkpointing and hasattr(rm.model, "gradient_checkpointing_enable")
     if checkpointing:  # non-reentrant: works with LoRA's frozen inputs (no input grads needed)
         rm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # tokenized once: chosen and rejected ids per pair, and the longer of the two (what a pair pads to)
+    chosen = rm.encode([rm.render(p.prompt, p.chosen) for p in pairs], cfg.max_length)
+    rejected = rm.encode([rm.render(p.prompt, p.rejected) for p in pairs], cfg.max_length)
+    lengths = [max(len(c), len(r)) for c, r in zip(chosen, rejected, strict=True)]
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total, losses, start = steps_per_epoch * cfg.epochs, [], time.perf_counter()
     rm.model.train()
     for epoch in range(cfg.epochs):
-        random.Random(cfg.seed + epoch).shuffle(order)  # noqa: S311 (reproducible order, not secrecy)
-        for s in range(steps_per_epoch):
-            batch = [pairs[i] for i in order[s * cfg.batch_size : (s + 1) * cfg.batch_size]]
-            texts = [rm.render(p.prompt, p.chosen) for p in batch] + [rm.render(p.prompt, p.rejected) for p in batch]
-            rewards = rm._raw(texts, cfg.max_length)  # [2B]: chosen first, then rejected
-            n = len(batch)
-            margin = torch.tensor([p.margin or 0.0 for p in batch], device=rewards.device)
-            prob = torch.tensor([_chosen_prob(p) for p in batch], device=rewards.device)
-            loss = bradley_terry_loss(rewards[:n], rewards[n:], margin=margin, chosen_prob=prob)
+        for s, batch in enumerate(_epoch_batches(lengths, cfg, epoch)):
             opt.zero_grad()
-            loss.backward()
+            loss = 0.0
+            # micro-batches of pairs, longest first, each at most micro_batch_tokens padded tokens (2 rows a pair)
+            for micro in token_batches([2 * lengths[i] for i in batch], cfg.micro_batch_tokens):
+                idx = [batch[j] for j in micro]
+                rewards = rm.forward_ids([chosen[i] for i in idx] + [rejected[i] for i in idx])  # chosen, rejected
+                part = _pair_loss(rewards, [pairs[i] for i in idx]) * (len(idx) / len(batch))
+                part.backward()  # the step's loss is the mean over its pairs: the parts' gradients sum to it
+                loss += float(part.detach())
             opt.step()
-            losses.append(float(loss.detach()))
+            losses.append(loss)
             if on_step:
-                on_step(epoch * steps_per_epoch + s + 1, total, losses[-1])
+                on_step(epoch * steps_per_epoch + s + 1, total, loss)
     rm.model.eval()
     if checkpointing:
         rm.model.gradient_checkpointing_disable()
+    rm.max_length = cfg.max_length
     stats: dict[str, Any] = {
         "steps": total,
         "loss_first": losses[0],
@@ -204,15 +244,31 @@ def train_reward_model(
     }
     if cfg.center_rewards:
         rm.offset = 0.0
-        sample = [pairs[i] for i in order[: cfg.center_pairs]]
-        both = rm.score(
-            [p.prompt for p in sample] * 2,
-            [p.chosen for p in sample] + [p.rejected for p in sample],
-            max_length=cfg.max_length,
-        )
+        picked = random.Random(cfg.seed).sample(range(len(pairs)), min(len(pairs), cfg.center_pairs))  # noqa: S311
+        sample = [pairs[i] for i in picked]
+        both = rm.score([p.prompt for p in sample] * 2, [p.chosen for p in sample] + [p.rejected for p in sample])
         rm.offset = sum(both) / len(both)
         stats["offset"] = rm.offset
     return stats
+
+
+def _epoch_batches(lengths: Sequence[int], cfg: RewardConfig, epoch: int) -> list[list[int]]:
+    """One epoch's steps: pairs of similar length together (``group_by_length``) or a plain shuffle;
+    a different seeded order each epoch."""
+    if cfg.group_by_length:
+        return length_grouped_batches(lengths, cfg.batch_size, cfg.seed + epoch)
+    order = list(range(len(lengths)))
+    random.Random(cfg.seed + epoch).shuffle(order)  # noqa: S311 (reproducible order, not secrecy)
+    return [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+
+
+def _pair_loss(rewards: Any, batch: Sequence[PreferencePair]) -> Any:
+    """Bradley-Terry loss of rewards [2B] (the B chosen rows, then the B rejected), with each pair's
+    margin and soft label."""
+    n = len(batch)
+    margin = torch.tensor([p.margin or 0.0 for p in batch], device=rewards.device)
+    prob = torch.tensor([_chosen_prob(p) for p in batch], device=rewards.device)
+    return bradley_terry_loss(rewards[:n], rewards[n:], margin=margin, chosen_prob=prob)
 
 
 def freeze_below(model: Any, top: int) -> None:
@@ -238,14 +294,17 @@ def _chosen_prob(pair: PreferencePair) -> float:
 
 
 def evaluate_reward_model(
-    rm: RewardModel, pairs: Sequence[PreferencePair], *, bins: int = 10, max_length: int = 512
+    rm: RewardModel, pairs: Sequence[PreferencePair], *, bins: int = 10, max_length: int | None = None
 ) -> dict[str, float]:
     """Pairwise accuracy (chosen scored above rejected; ties count half) and calibration: the expected
-    calibration error of P(chosen) = σ(r_c - r_r) against the outcome, over ``bins`` confidence bins."""
+    calibration error of P(chosen) = σ(r_c - r_r) against the outcome, over ``bins`` confidence bins.
+    Texts are cut to ``max_length`` tokens (default: what the model was trained on)."""
     if not pairs:
         raise ConfigError("no pairs to evaluate")
-    rc = rm.score([p.prompt for p in pairs], [p.chosen for p in pairs], max_length=max_length)
-    rr = rm.score([p.prompt for p in pairs], [p.rejected for p in pairs], max_length=max_length)
+    n = len(pairs)  # one scoring call for both sides, so lengths are sorted across all 2n texts
+    both = rm.score([p.prompt for p in pairs] * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs],
+                    max_length=max_length)  # fmt: skip
+    rc, rr = both[:n], both[n:]
     correct = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(rc, rr, strict=True))
     probs = [1 / (1 + math.exp(-(a - b))) for a, b in zip(rc, rr, strict=True)]
     # ECE over the symmetric confidence max(p, 1 - p): is the model right as often as it is sure?
