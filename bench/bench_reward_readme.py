@@ -28,7 +28,7 @@ from _common import data_dir, stamp, write_section
 
 WORK = Path("/tmp/alignkit-bench-reward-readme")
 BASE = "--backbone smollm2 --limit 600 --max-length 128"
-VARIANTS = ["--lora-rank 16", "--train-layers 4"]  # LoRA and top blocks, each at its default learning rate
+VARIANTS = ["--train-layers 4", "--lora-rank 16"]  # LoRA and top blocks, each at its default learning rate
 
 
 def split(held: int, seed: int) -> tuple[Path, Path]:
@@ -82,6 +82,11 @@ def main() -> None:
         rows.append(f"| `{variant}` | {train_s / 60:.1f} min | {peak:.1f} GiB | {own:.3f} | "
                     f"{ev['pairwise_accuracy']:.3f} | {ev['ece']:.3f} | {eval_s:.0f} s ({ev['seconds']:.0f} s scoring) |")  # fmt: skip
         print(rows[-1], file=sys.stderr, flush=True)
+        report(rows, args)
+
+
+def report(rows: list[str], args: argparse.Namespace) -> None:
+    """Print the section so far (and write it with --write)."""
     body = "\n".join(
         [
             "## The README's reward-model example: held-out accuracy and eval-reward time (issue 18)",
