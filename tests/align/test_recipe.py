@@ -50,6 +50,8 @@ def test_align_keeps_probe_near_duplicates_out(tiny_model_dir: Path, data_dir: P
     manifest = align_model(model, data_dir, tmp_path / "a", cfg, probe_texts=[probe])
     assert [m["probe"] for m in manifest["probe_near_duplicates_dropped"]] == [probe]
     assert "dpo" not in manifest["training"] and (tmp_path / "a" / "config.json").is_file()
+    seconds = manifest["seconds"]
+    assert seconds["heldout_after"] < seconds["sft"], "each step's time is its own, training not counted twice"
 
 
 @pytest.mark.slow

@@ -47,6 +47,8 @@ from alignkit.rlhf.trl_methods import train_dpo, train_sft
 
 Stage = Callable[[str], None]  # told each step's name as it starts
 OnLog = Callable[[int, int, dict[str, float]], None]
+Progress = Callable[[int, int], None]  # (done, total) while answers are generated
+GENERATE_CHUNK = 4  # batches per generate call between progress reports
 
 # The recipe's own refusal check (step 2 filters, step 5 rates): a refusal phrase near the start.
 _REFUSAL = re.compile(
@@ -73,15 +75,23 @@ def trim_answer(text: str) -> str:
     return text[: cut + 1].strip()
 
 
-def generate(model: Any, prompts: Sequence[TrainPrompt], max_tokens: int) -> list[str]:
-    """The model's greedy answers, errors raised (a recipe must not train on error strings)."""
-    if not prompts:
-        return []
-    out = model.generate_batch([p.text for p in prompts], GenerateConfig(max_tokens=max_tokens, temperature=0.0))
-    bad = [c.error for c in out if not c.ok]
-    if bad:
-        raise ConfigError(f"the model failed on {len(bad)} of {len(prompts)} training prompts: {bad[0]}")
-    return [c.text for c in out]
+def generate(
+    model: Any, prompts: Sequence[TrainPrompt], max_tokens: int, on_progress: Progress | None = None
+) -> list[str]:
+    """The model's greedy answers, errors raised (a recipe must not train on error strings); progress
+    reported after each chunk of a few batches."""
+    texts = [p.text for p in prompts]
+    chunk = GENERATE_CHUNK * max(1, int(getattr(model, "batch_size", 1)))
+    answers: list[str] = []
+    for start in range(0, len(texts), chunk):
+        out = model.generate_batch(texts[start : start + chunk], GenerateConfig(max_tokens=max_tokens, temperature=0.0))
+        bad = [c.error for c in out if not c.ok]
+        if bad:
+            raise ConfigError(f"the model failed on {len(bad)} training prompts: {bad[0]}")
+        answers += [c.text for c in out]
+        if on_progress:
+            on_progress(len(answers), len(texts))
+    return answers
 
 
 @dataclass
@@ -122,10 +132,12 @@ def make_examples(sets: PromptSets, answers: dict[str, list[str]], dpo_harmful: 
     return Examples(sft, pairs, dropped)
 
 
-def heldout_rates(model: Any, sets: PromptSets, max_tokens: int) -> dict[str, dict[str, Any]]:
+def heldout_rates(
+    model: Any, sets: PromptSets, max_tokens: int, on_progress: Progress | None = None
+) -> dict[str, dict[str, Any]]:
     """Step 5: the share of held-out prompts of each kind the model refuses, with 95% intervals."""
     prompts = [p for kind in KINDS for p in sets.heldout[kind]]
-    answers = iter(generate(model, prompts, max_tokens))
+    answers = iter(generate(model, prompts, max_tokens, on_progress))
     rates: dict[str, dict[str, Any]] = {}
     for kind in KINDS:
         hits = sum(refuses(next(answers)) for _ in sets.heldout[kind])
@@ -142,9 +154,11 @@ def align_model(
     probe_texts: Sequence[str],
     on_stage: Stage | None = None,
     on_log: OnLog | None = None,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the recipe on ``model`` (an ``HFModel``, trained in place) and save the result to ``out``
     (which must not exist yet). ``probe_texts``: the evaluation's prompts, kept out of training.
+    ``on_stage``, ``on_log`` (training steps) and ``on_progress`` (answers generated) report progress.
     Returns the manifest written to ``out/align.json``."""
     out = Path(out)
     if out.exists():
@@ -163,24 +177,27 @@ def align_model(
     sets = build_prompt_sets(data, config.sizes(), config.heldout, probe_texts, config.seed)
     lap("prompts")
     stage("held-out check, before")
-    before = heldout_rates(model, sets, config.heldout_tokens) if config.heldout else {}
+    before = heldout_rates(model, sets, config.heldout_tokens, on_progress) if config.heldout else {}
     lap("heldout_before")
     # 2. Answers: the model's own, and refusals.
     stage("answers")
-    answers = {
-        "harmful": generate(model, sets.train["harmful"][: config.dpo_harmful], config.answer_tokens),
-        "benign": generate(model, sets.train["benign"], config.answer_tokens),
-        "lookalike": generate(model, sets.train["lookalike"], config.answer_tokens),
+    todo = {
+        "harmful": sets.train["harmful"][: config.dpo_harmful],
+        "benign": sets.train["benign"],
+        "lookalike": sets.train["lookalike"],
     }
+    got = iter(generate(model, [p for ps in todo.values() for p in ps], config.answer_tokens, on_progress))
+    answers = {kind: [next(got) for _ in ps] for kind, ps in todo.items()}
     examples = make_examples(sets, answers, config.dpo_harmful, config.seed)
     lap("answers")
     work = out.parent / f".{out.name}.tmp-{time.time_ns()}"
     try:
         stats = _train(model, examples, config, work, stage, on_log, times)
+        clock = time.perf_counter()  # _train timed its own steps
         # 5. Held-out check after training.
         model.model.eval()
         stage("held-out check, after")
-        after = heldout_rates(model, sets, config.heldout_tokens) if config.heldout else {}
+        after = heldout_rates(model, sets, config.heldout_tokens, on_progress) if config.heldout else {}
         lap("heldout_after")
         manifest = _manifest(config, sets, examples, stats, before, after, times)
         final = work / "model"

@@ -35,6 +35,7 @@ class _Stages:
         self.bar, self.task = bar, None
 
     def stage(self, name: str) -> None:
+        self.bar.console.print(f"align: {name} ...")
         self.task = self.bar.add_task(f"align: {name}", total=None, info="")
 
     def on_log(self, step: int, total: int, stats: dict[str, float]) -> None:
