@@ -116,17 +116,25 @@ class Server(asyncio.Protocol):
             self.app.route(self, method, path.split("?", 1)[0].rstrip("/"), raw, close)
 
     def send(self, status: int, payload: dict[str, Any], *, close: bool) -> None:
+        self.write(encode(status, payload, close=close), close=close)
+
+    def write(self, reply: bytes, *, close: bool) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        data = json.dumps(payload).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large"}.get(status, "Error")
-        head = (
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-            f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
-        )
-        self.transport.write(head.encode() + data)
+        self.transport.write(reply)
         if close:
             self.transport.close()
+
+
+def encode(status: int, payload: dict[str, Any], *, close: bool) -> bytes:
+    """An HTTP/1.1 response with a JSON body."""
+    data = json.dumps(payload).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large"}.get(status, "Error")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
+    )
+    return head.encode() + data
 
 
 class App:
@@ -139,17 +147,20 @@ class App:
 
     def route(self, conn: Server, method: str, path: str, raw: bytes, close: bool) -> None:
         if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            now = time.monotonic()
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 conn.send(400, {"error": {"message": "body is not JSON"}}, close=close)
                 return
             s = self.stats
-            now = time.monotonic()
             s.first_arrival = now if s.first_arrival is None else min(s.first_arrival, now)
             s.in_flight += 1
             s.max_in_flight = max(s.max_in_flight, s.in_flight)
-            self.loop.call_later(self.delay, self.answer, conn, s, body, close)
+            # Everything but the write is done now, so answers that fall due together go out together.
+            digest = hashlib.sha256(last_user_text(body).encode()).hexdigest()
+            reply = encode(200, completion(body), close=close)
+            self.loop.call_later(self.delay, self.answer, conn, s, digest, reply, close)
         elif method == "GET" and path in ("/v1/models", "/models"):
             conn.send(
                 200,
@@ -164,14 +175,14 @@ class App:
         else:
             conn.send(404, {"error": {"message": f"no route {method} {path}"}}, close=close)
 
-    def answer(self, conn: Server, s: Stats, body: dict[str, Any], close: bool) -> None:
-        """A chat completion's answer, ``delay`` seconds after it arrived."""
+    def answer(self, conn: Server, s: Stats, digest: str, reply: bytes, close: bool) -> None:
+        """A chat completion's answer, ``delay`` seconds after it arrived (built then; written now)."""
         s.in_flight -= 1
         s.requests += 1
         s.last_answer = time.monotonic()
         s.answer_times.append(s.last_answer)
-        s.prompt_hashes.append(hashlib.sha256(last_user_text(body).encode()).hexdigest())
-        conn.send(200, completion(body), close=close)
+        s.prompt_hashes.append(digest)
+        conn.write(reply, close=close)
 
 
 async def serve(delay: float, port: int, max_seconds: float) -> None:
