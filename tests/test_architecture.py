@@ -201,6 +201,7 @@ LAZY_IMPORTS = {
     "accelerate",
     "safetensors",
     "gguf",
+    "onnxruntime_genai",
     "peft",
     "trl",
     "datasets",

@@ -23,6 +23,7 @@ from alignkit.core.errors import ConfigError, ModelNotFoundError
 from alignkit.core.messages import Message
 from alignkit.core.model import ModelBase
 from alignkit.providers import provider
+from alignkit.providers.onnx import OnnxDecoder, ensure_onnx
 from alignkit.torchutil import import_torch_transformers, pick_device, pick_dtype, seed_torch
 
 DEFAULT_MAX_TOKENS = 256  # a chat answer's worth; a runaway generation on CPU costs minutes
@@ -48,6 +49,7 @@ class HFModel(ModelBase):
         name: str = "in-memory",
         batch_size: int = DEFAULT_BATCH_SIZE,
         config: GenerateConfig | None = None,
+        decoder: OnnxDecoder | None = None,
         **record_args: Any,
     ) -> None:
         if batch_size < 1:
@@ -61,6 +63,7 @@ class HFModel(ModelBase):
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._eos_ids = _eos_ids(model, tokenizer)
+        self.decoder = decoder  # ONNX Runtime generation of the same weights (runtime="onnx"), or None
 
     @property
     def device(self) -> Any:
@@ -78,9 +81,17 @@ class HFModel(ModelBase):
         trust_remote_code: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
         config: GenerateConfig | None = None,
+        runtime: str = "torch",
+        onnx_precision: str = "fp32",
         **load_kwargs: Any,
     ) -> HFModel:
-        """Load a model and tokenizer from a local folder or the Hugging Face hub (or its local cache)."""
+        """Load a model and tokenizer from a local folder or the Hugging Face hub (or its local cache).
+
+        ``runtime="onnx"`` (a local folder, CPU) generates with ONNX Runtime GenAI from a converted copy
+        of the folder (:mod:`alignkit.providers.onnx`); ``.model`` stays the transformers model for
+        training and for first-token logprobs."""
+        if runtime not in ("torch", "onnx"):
+            raise ConfigError(f"unknown runtime {runtime!r}; use 'torch' or 'onnx'")
         _, transformers = import_torch_transformers()
         local = Path(name).expanduser()
         is_path = local.exists() or name.startswith((".", "/", "~"))
@@ -116,7 +127,13 @@ class HFModel(ModelBase):
         args: dict[str, Any] = {"revision": revision, "device": device if device != "auto" else None}
         if dtype not in (None, "auto"):
             args["dtype"] = dtype
-        return cls(model, tokenizer, name=name, batch_size=batch_size, config=config, **args)
+        decoder = None
+        if runtime == "onnx":
+            if not is_path or str(dev) != "cpu":
+                raise ConfigError("runtime='onnx' runs a local folder on the CPU; pass hf/./folder and device='cpu'")
+            decoder = OnnxDecoder(ensure_onnx(local, onnx_precision))
+            args.update(runtime=runtime, onnx_precision=onnx_precision)
+        return cls(model, tokenizer, name=name, batch_size=batch_size, config=config, decoder=decoder, **args)
 
     # -- prompt rendering ---------------------------------------------------------------------------
     def render(self, messages: Sequence[Message]) -> str:
@@ -143,6 +160,8 @@ class HFModel(ModelBase):
         with self._lock:
             if config.seed is not None:
                 seed_torch(config.seed)
+            if self.decoder is not None and config.top_logprobs is None:
+                return [self._generate_onnx(ids, config) for ids in encoded]
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 for i, c in zip(idx, self._generate_padded([encoded[i] for i in idx], config), strict=True):
@@ -190,6 +209,32 @@ class HFModel(ModelBase):
                 used += count
             completions.append(Completion(tuple(choices), self.info.spec, Usage(len(ids), used)))
         return completions
+
+    def _generate_onnx(self, ids: list[int], config: GenerateConfig) -> Completion:
+        """One prompt through the ONNX decoder (it runs batch 1; first-token logprobs use transformers)."""
+        assert self.decoder is not None
+        max_new, choices, used = config.max_tokens or DEFAULT_MAX_TOKENS, [], 0
+        stops = tuple(config.stop or ())
+
+        def stopped(new: list[int]) -> bool:
+            tail = self.tokenizer.decode(new[-16:], skip_special_tokens=True)
+            return any(s in tail for s in stops)
+
+        for k in range(config.n or 1):
+            seq = self.decoder.generate(
+                ids,
+                max_new=max_new,
+                eos_ids=self._eos_ids,
+                greedy=config.greedy,
+                temperature=config.temperature or 1.0,
+                top_p=config.top_p or 1.0,
+                seed=None if config.seed is None else config.seed + k,
+                stop=stopped if stops else None,
+            )
+            text, count, reason = self._decode(seq, max_new, config.stop)
+            choices.append(Choice(text, reason, None))
+            used += count
+        return Completion(tuple(choices), self.info.spec, Usage(len(ids), used))
 
     def _first_token_logprobs(self, logits: Any, k: int) -> list[dict[str, float] | None]:
         """Per sequence, ``{token text: logprob}`` of the ``k`` most likely first tokens under the model's
