@@ -269,9 +269,9 @@ def throughput_report(
 
     rows = [
         "| C | bound C ÷ delay | alignkit attempts/s | % of bound | garak attempts/s | % of bound "
-        "| alignkit ÷ garak | most in flight, alignkit / garak | wall s, alignkit / garak "
-        "| CPU s, alignkit / garak | server CPU s, alignkit / garak runs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| alignkit ÷ garak | most in flight, alignkit / garak | sending spread ms, alignkit / garak "
+        "| wall s, alignkit / garak | CPU s, alignkit / garak | server CPU s / latest answer ms late, alignkit runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     failures = []
     for c in a.concurrency:
@@ -283,19 +283,17 @@ def throughput_report(
         if ok("garak", c):
             gk = med("garak", c, "rate")
             garak_cells = f"{rate('garak', c)} | {100 * gk / bound:.0f}% | {ak / gk:.2f}×"
-            other = [
-                f"{med(t, c, k):.{d}f}"
-                for k, d in (("wall_s", 1), ("cpu_s", 1), ("server_cpu_s", 2))
-                for t in ("garak",)
-            ]
+            other = [f"{med('garak', c, k):.{d}f}" for k, d in (("wall_s", 1), ("cpu_s", 1), ("server_cpu_s", 2))]
+            other.append(f"{1000 * med('garak', c, 'arrival_spread_s'):.0f}")
         else:
             garak_cells = f"failed in {len(failed)} of {len(results[('garak', c)])} runs | – | –"
-            other = ["–", "–", "–"]
+            other = ["–", "–", "–", "–"]
         rows.append(
             f"| {c} | {bound:.0f}/s | {rate('alignkit', c)} | {100 * ak / bound:.0f}% | {garak_cells} "
             f"| {flight['alignkit']} / {flight['garak'] or '–'} "
+            f"| {1000 * med('alignkit', c, 'arrival_spread_s'):.0f} / {other[3]} "
             f"| {med('alignkit', c, 'wall_s'):.1f} / {other[0]} | {med('alignkit', c, 'cpu_s'):.1f} / {other[1]} "
-            f"| {med('alignkit', c, 'server_cpu_s'):.2f} / {other[2]} |"
+            f"| {med('alignkit', c, 'server_cpu_s'):.2f} / {1000 * med('alignkit', c, 'most_late_s'):.1f} |"
         )
     conc = " ".join(str(c) for c in a.concurrency)
     body = [
@@ -317,7 +315,10 @@ def throughput_report(
         "wave: every request sent at once, so the rate measures how fast a scanner puts them all in flight. Most in "
         "flight: at the server, the most of the repeats. Wall s = the whole run including start-up (imports, plugin "
         "loading, judging, reports); CPU s = user + system time of the scanner's processes for the whole run; "
-        "server CPU s = the stand-in's own CPU time during a run (median). The machine has "
+        "sending spread = last arrival − first arrival at the server (at C=256 the whole window beyond the 0.5 s "
+        "delay, but for the stand-in's lag); server CPU s = the stand-in's own CPU time during a run, and how late "
+        "its latest answer left after it fell due (medians; the garak runs' server CPU in the garak column). "
+        "The machine has "
         f"{os.cpu_count()} cores, shared by the scanner and the stand-in server (1-minute load average before the "
         f"runs: {load:.1f}).",
         "",

@@ -8,7 +8,8 @@ second, so what a scanner achieves below that bound is its own overhead. Standar
     python bench/fixed_delay_server.py --delay 0.5     # prints "PORT <n>" once listening
 
 Endpoints: ``POST /v1/chat/completions`` (a fixed refusal, ``n`` choices), ``GET /v1/models``, and for
-the benchmark ``GET /stats`` (requests served, the first arrival and last answer, the rate over the
+the benchmark ``GET /stats`` (requests served, the first arrival and last answer, the spread of the
+arrivals, how late the latest answer left after it fell due, the rate over the
 middle three quarters of the answers, the most in flight, a digest of the user prompts seen) and
 ``POST /stats/reset``.
 """
@@ -34,7 +35,9 @@ class Stats:
         self.in_flight = 0
         self.max_in_flight = 0
         self.first_arrival: float | None = None
+        self.last_arrival: float | None = None
         self.last_answer: float | None = None
+        self.most_late = 0.0  # the longest an answer left after it fell due (the stand-in's own lag)
         self.answer_times: list[float] = []
         self.prompt_hashes: list[str] = []
 
@@ -50,6 +53,12 @@ class Stats:
             "requests": self.requests,
             "max_in_flight": self.max_in_flight,
             "window_s": window,
+            "arrival_spread_s": (
+                self.last_arrival - self.first_arrival
+                if self.first_arrival is not None and self.last_arrival is not None
+                else None
+            ),
+            "most_late_s": self.most_late,
             "steady_rate": (hi - lo) / (t[hi] - t[lo]) if n >= 8 and t[hi] > t[lo] else None,
             # order-free digest of the user prompts: two clients sent the same prompts iff these match
             "prompts_digest": hashlib.sha256("\n".join(sorted(self.prompt_hashes)).encode()).hexdigest(),
@@ -155,12 +164,13 @@ class App:
                 return
             s = self.stats
             s.first_arrival = now if s.first_arrival is None else min(s.first_arrival, now)
+            s.last_arrival = now if s.last_arrival is None else max(s.last_arrival, now)
             s.in_flight += 1
             s.max_in_flight = max(s.max_in_flight, s.in_flight)
             # Everything but the write is done now, so answers that fall due together go out together.
             digest = hashlib.sha256(last_user_text(body).encode()).hexdigest()
             reply = encode(200, completion(body), close=close)
-            self.loop.call_later(self.delay, self.answer, conn, s, digest, reply, close)
+            self.loop.call_later(self.delay, self.answer, conn, s, digest, reply, close, now + self.delay)
         elif method == "GET" and path in ("/v1/models", "/models"):
             conn.send(
                 200,
@@ -175,11 +185,12 @@ class App:
         else:
             conn.send(404, {"error": {"message": f"no route {method} {path}"}}, close=close)
 
-    def answer(self, conn: Server, s: Stats, digest: str, reply: bytes, close: bool) -> None:
+    def answer(self, conn: Server, s: Stats, digest: str, reply: bytes, close: bool, due: float) -> None:
         """A chat completion's answer, ``delay`` seconds after it arrived (built then; written now)."""
         s.in_flight -= 1
         s.requests += 1
         s.last_answer = time.monotonic()
+        s.most_late = max(s.most_late, s.last_answer - due)
         s.answer_times.append(s.last_answer)
         s.prompt_hashes.append(digest)
         conn.write(reply, close=close)
