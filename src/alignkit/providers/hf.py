@@ -160,11 +160,12 @@ class HFModel(ModelBase):
         with self._lock:
             if config.seed is not None:
                 seed_torch(config.seed)
-            if self.decoder is not None and config.top_logprobs is None:
-                return [self._generate_onnx(ids, config) for ids in encoded]
+            onnx = self.decoder is not None and config.top_logprobs is None  # logprobs come from transformers
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                for i, c in zip(idx, self._generate_padded([encoded[i] for i in idx], config), strict=True):
+                batch = [encoded[i] for i in idx]
+                done = self._generate_onnx(batch, config) if onnx else self._generate_padded(batch, config)
+                for i, c in zip(idx, done, strict=True):
                     results[i] = c
         return [results[i] for i in range(len(texts))]
 
@@ -210,19 +211,18 @@ class HFModel(ModelBase):
             completions.append(Completion(tuple(choices), self.info.spec, Usage(len(ids), used)))
         return completions
 
-    def _generate_onnx(self, ids: list[int], config: GenerateConfig) -> Completion:
-        """One prompt through the ONNX decoder (it runs batch 1; first-token logprobs use transformers)."""
+    def _generate_onnx(self, batch: list[list[int]], config: GenerateConfig) -> list[Completion]:
+        """A batch through the ONNX decoder (``runtime="onnx"``); the same answers as the torch path."""
         assert self.decoder is not None
-        max_new, choices, used = config.max_tokens or DEFAULT_MAX_TOKENS, [], 0
-        stops = tuple(config.stop or ())
+        max_new, n, stops = config.max_tokens or DEFAULT_MAX_TOKENS, config.n or 1, tuple(config.stop or ())
 
         def stopped(new: list[int]) -> bool:
             tail = self.tokenizer.decode(new[-16:], skip_special_tokens=True)
             return any(s in tail for s in stops)
 
-        for k in range(config.n or 1):
-            seq = self.decoder.generate(
-                ids,
+        runs = [  # one pass per choice; sampled choices each get their own seed
+            self.decoder.generate(
+                batch,
                 max_new=max_new,
                 eos_ids=self._eos_ids,
                 greedy=config.greedy,
@@ -231,10 +231,14 @@ class HFModel(ModelBase):
                 seed=None if config.seed is None else config.seed + k,
                 stop=stopped if stops else None,
             )
-            text, count, reason = self._decode(seq, max_new, config.stop)
-            choices.append(Choice(text, reason, None))
-            used += count
-        return Completion(tuple(choices), self.info.spec, Usage(len(ids), used))
+            for k in range(n)
+        ]
+        completions = []
+        for row, ids in enumerate(batch):
+            decoded = [self._decode(run[row], max_new, config.stop) for run in runs]
+            choices = tuple(Choice(text, reason, None) for text, _, reason in decoded)
+            completions.append(Completion(choices, self.info.spec, Usage(len(ids), sum(c for _, c, _ in decoded))))
+        return completions
 
     def _first_token_logprobs(self, logits: Any, k: int) -> list[dict[str, float] | None]:
         """Per sequence, ``{token text: logprob}`` of the ``k`` most likely first tokens under the model's

@@ -125,14 +125,16 @@ def _pad_outside_prompts(config_path: Path) -> None:
 
 
 class OnnxDecoder:
-    """One converted model; generates one sequence at a time from token ids."""
+    """One converted model; generates a batch of sequences from token ids (right-padded, as the runtime
+    expects: it tracks each row's own length)."""
 
     def __init__(self, path: Path) -> None:
         self.og = import_genai()
         self.path = path
+        self.pad = int(json.loads((path / "genai_config.json").read_text())["model"].get("pad_token_id", 0))
         try:  # a graph that loads may still not run (say, a head size the kernels do not take): find out now
             self.model = self.og.Model(str(path))
-            self.generate([0], max_new=1, eos_ids=())
+            self.generate([[0]], max_new=1, eos_ids=())
         except RuntimeError as e:
             raise ConfigError(
                 f"ONNX Runtime cannot run the model converted at {path}: {e}. Use runtime='torch'."
@@ -140,7 +142,7 @@ class OnnxDecoder:
 
     def generate(
         self,
-        ids: Sequence[int],
+        batch: Sequence[Sequence[int]],
         *,
         max_new: int,
         eos_ids: Sequence[int],
@@ -149,24 +151,31 @@ class OnnxDecoder:
         top_p: float = 1.0,
         seed: int | None = None,
         stop: Callable[[list[int]], bool] | None = None,
-    ) -> list[int]:
-        """New token ids, ending with the EOS id when the model ended (as transformers returns them);
-        ``stop(tokens so far)`` ends early (stop strings)."""
+    ) -> list[list[int]]:
+        """Per prompt, the new token ids, ending with the EOS id when the model ended (as transformers
+        returns them); ``stop(tokens so far)`` ends a row early (stop strings)."""
+        import numpy as np
+
+        width = max(len(ids) for ids in batch)
         params = self.og.GeneratorParams(self.model)
-        options: dict[str, Any] = {"max_length": len(ids) + max_new, "do_sample": not greedy}
+        options: dict[str, Any] = {"max_length": width + max_new, "do_sample": not greedy, "batch_size": len(batch)}
         if not greedy:
             options.update(temperature=max(temperature, 1e-5), top_p=top_p, top_k=0)
             if seed is not None:
                 options["random_seed"] = int(seed)
         params.set_search_options(**options)
         gen = self.og.Generator(self.model, params)
-        gen.append_tokens(list(ids))
-        new: list[int] = []
-        ends = set(eos_ids)
-        while len(new) < max_new and not gen.is_done():
-            gen.generate_next_token()
-            tok = int(gen.get_next_tokens()[0])
-            new.append(tok)
-            if tok in ends or (stop is not None and stop(new)):
+        gen.append_tokens(np.array([[*ids, *[self.pad] * (width - len(ids))] for ids in batch], dtype=np.int32))
+        new: list[list[int]] = [[] for _ in batch]
+        running, ends = set(range(len(batch))), set(eos_ids)
+        for _ in range(max_new):
+            if not running or gen.is_done():
                 break
+            gen.generate_next_token()
+            tokens = gen.get_next_tokens()
+            for row in list(running):
+                tok = int(tokens[row])
+                new[row].append(tok)
+                if tok in ends or (stop is not None and stop(new[row])):
+                    running.discard(row)
         return new
