@@ -53,6 +53,12 @@ def estimate_gib(mode: str, length: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--lengths", default="128,256,512")
+    p.add_argument(
+        "--before-max",
+        type=int,
+        default=10**6,
+        help="run 'before' only up to this length (it needs ~15 GiB at 512 tokens)",
+    )
     p.add_argument("--write", action="store_true")
     p.add_argument("--worker", nargs=2, metavar=("MODE", "LENGTH"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -65,6 +71,9 @@ def main() -> None:
     ]
     for length in (int(x) for x in args.lengths.split(",")):
         for mode in ("before", "after"):
+            if mode == "before" and length > args.before_max:
+                rows.append(f"| {length} | one pass (before) | not run | {estimate_gib(mode, length):.1f} GiB | | |")
+                continue
             r = run_worker(Path(__file__), ["--worker", mode, str(length)])
             how = "one pass (before)" if mode == "before" else f"≤ {RewardConfig.micro_batch_tokens}-token passes"
             rows.append(f"| {length} | {how} | {r['peak_gib']:.1f} GiB | {estimate_gib(mode, length):.1f} GiB | "

@@ -219,5 +219,7 @@ def check_reward_memory(folder: str, config: Any, lora_rank: int | None) -> None
     hints = [f"lower --micro-batch-tokens (now {config.micro_batch_tokens})",
              f"lower --max-length (now {config.max_length})", "train LoRA adapters (--lora-rank 16) or the top "
              "blocks only (--train-layers 4)", "keep gradient checkpointing on"]  # fmt: skip
+    # with train_layers only the top blocks keep activations: about what checkpointing keeps, so estimated as such
+    checkpointing = config.gradient_checkpointing or config.train_layers is not None
     check_memory(folder, "reward model", hints, tokens=tokens, trainable=trainable, lora_rank=lora_rank,
-                 checkpointing=config.gradient_checkpointing, lm_logits=False)  # fmt: skip
+                 checkpointing=checkpointing, lm_logits=False)  # fmt: skip
