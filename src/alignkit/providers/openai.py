@@ -10,11 +10,10 @@ and a password in ``base_url``) even when a server echoes the request back, and 
 the process (:func:`alignkit.core.scrub.mask`) so the store, reports and logs drop it too. ``transport``
 and ``sleep`` are injectable for tests.
 
-Connections: httpcore's pool does work on every request and every answer that grows with the square of
-its connection count (each connection is checked, and for each idle one every other is listed), so one
-pool of 256 connections spends milliseconds per request, more than the request itself on loopback.
-Requests in flight are therefore spread over several httpx clients of :data:`LANE_WIDTH` connections
-each (:class:`_Lanes`, the least busy first); each keeps its connections alive between requests.
+Connections: httpcore's pool does work per request and answer that grows with the square of its connection
+count (each connection is checked, and for each idle one every other is listed), so one pool of 256 spends
+milliseconds per request, more than the request itself on loopback. Requests in flight are therefore spread
+over httpx clients of :data:`LANE_WIDTH` connections each (:class:`_Lanes`, least busy first), kept alive.
 """
 
 from __future__ import annotations
