@@ -8,12 +8,10 @@ header and never appears in ``info``, reports or errors: every error is built th
 :meth:`OpenAIModel._redact`, which removes the key (and its URL and base64 encodings, credential headers
 and a password in ``base_url``) even when a server echoes the request back, and the key is masked for
 the process (:func:`alignkit.core.scrub.mask`) so the store, reports and logs drop it too. ``transport``
-and ``sleep`` are injectable for tests.
-
-Connections: httpcore's pool does work per request and answer that grows with the square of its connection
-count (each connection is checked, and for each idle one every other is listed), so one pool of 256 spends
-milliseconds per request, more than the request itself on loopback. Requests in flight are therefore spread
-over httpx clients of :data:`LANE_WIDTH` connections each (:class:`_Lanes`, least busy first), kept alive.
+and ``sleep`` are injectable for tests. Connections: httpcore's pool does work per request and answer
+that grows with the square of its connection count (each connection is checked, and for each idle one
+every other is listed), so one pool of 256 spends milliseconds per request, more than the request on
+loopback. Requests in flight are spread over httpx clients of :data:`LANE_WIDTH` connections each.
 """
 
 from __future__ import annotations
