@@ -57,6 +57,8 @@ def render(report: dict[str, Any], manifest: dict[str, Any], command: str) -> st
     b, a = report["before"], report["after"]
     secs = manifest["seconds"]
     lines = [
+        "## Alignment that shows: `alignkit align` on the embedded model (issue 18)",
+        "",
         stamp(command),
         f"Model: `{report['model']}`, bare vs aligned by `alignkit align` (SFT then DPO). Judge: the red-team "
         f"scanner's default judge ({b['judge']}), which did not train the model, on the {report['probes']} "
