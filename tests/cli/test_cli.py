@@ -199,3 +199,14 @@ def test_redteam_scan_gives_model_backed_converters_their_model(tmp_path: Path) 
     assert without.exit_code != 0 and "model" in without.output
     unused = CliRunner().invoke(cli, [*args, "--converters", "base64", "--converter-model", "mock/fixed"])
     assert unused.exit_code == 2 and "none of --converters 'base64' calls a model" in unused.output
+
+
+def test_demo_runs_the_embedded_model_on_onnx_when_the_fast_extra_is_there() -> None:
+    import importlib.util
+
+    from alignkit.cli.demo import fast_runtime
+
+    fast = importlib.util.find_spec("onnxruntime_genai") is not None
+    assert fast_runtime("smollm2", ()) == (("runtime=onnx",) if fast else ())
+    assert fast_runtime("smollm2", ("runtime=torch",)) == ("runtime=torch",)  # the user's choice stands
+    assert fast_runtime("mock/comply", ("batch_size=2",)) == ("batch_size=2",)

@@ -15,6 +15,7 @@ and writes one page (``index.html``) linking the scan report, the checklist and 
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from alignkit.cli.options import load_model
 from alignkit.cli.redteam import print_summary, scan_with_progress
 from alignkit.core.files import write_text_atomic
 from alignkit.core.model import Model
-from alignkit.providers import get_model
+from alignkit.providers import EMBEDDED_SPEC, get_model
 from alignkit.redteam.base import Attempt
 from alignkit.redteam.engine import ScanConfig, plan
 from alignkit.redteam.judge import Judge
@@ -67,7 +68,7 @@ def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str,
     """Red-team a model bare and guarded; print the side-by-side table and write the HTML report."""
     console = Console()
     t0 = time.perf_counter()
-    model = load_model(model_spec, model_args)
+    model = load_model(model_spec, fast_runtime(model_spec, model_args))
     load_s = time.perf_counter() - t0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,6 +99,16 @@ def demo(model_spec: str, sample: int, seed: int, max_tokens: int, out_dir: str,
         "Attack success: harmful requests the model helped with. Over-refusal: benign look-alikes it "
         "refused. A good model and guard keep both low; the checklist says what a deployment still lacks."
     )
+
+
+def fast_runtime(model_spec: str, model_args: tuple[str, ...]) -> tuple[str, ...]:
+    """The embedded model generates through ONNX Runtime when the ``fast`` extra is installed: the same
+    greedy answers, about 1.9x the tokens/s on 2 CPU cores (bench/RESULTS.md). ``-M runtime=torch`` opts out."""
+    chosen = any(a.partition("=")[0].strip() == "runtime" for a in model_args)
+    embedded = model_spec in ("smollm2", "embedded", EMBEDDED_SPEC)
+    if not embedded or chosen or importlib.util.find_spec("onnxruntime_genai") is None:
+        return model_args
+    return (*model_args, "runtime=onnx")
 
 
 def _scan(
