@@ -50,7 +50,7 @@ ROUTE = "smollm2"  # the name the gateway serves the model under
     type=click.IntRange(2),
     default=48,
     show_default=True,
-    help="How many probes (harmful and benign) to run; 48 take about four minutes on 2 CPU cores, all steps.",
+    help="How many probes (harmful and benign) to run; 48 take about three minutes on 2 CPU cores, all steps.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
