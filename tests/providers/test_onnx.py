@@ -143,3 +143,24 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_genai)
     with pytest.raises(ConfigError, match=r"alignkit\[fast\]"):
         onnx_mod.import_genai()
+
+
+def test_a_conversion_another_process_finished_first_is_used(folder: Path, pair: Any) -> None:
+    out = onnx_mod.onnx_dir(folder, "fp32")
+    (folder / "generation_config.json").touch()  # stale: this call converts again
+    real = onnx_mod._build
+
+    def build_and_lose_the_race(src: Path, dst: Path, precision: str) -> None:
+        real(src, dst, precision)
+        shutil.rmtree(out)
+        shutil.copytree(dst, out)  # the other process's finished conversion, stamped for these weights
+        stamp = {"source": onnx_mod._fingerprint(src), "precision": precision}
+        (out / onnx_mod.STAMP).write_text(json.dumps(stamp))
+
+    onnx_mod._build = build_and_lose_the_race  # type: ignore[assignment]
+    try:
+        assert onnx_mod.ensure_onnx(folder) == out
+    finally:
+        onnx_mod._build = real  # type: ignore[assignment]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+    assert HFModel.from_pretrained(str(folder), device="cpu", runtime="onnx").generate("hello").text is not None

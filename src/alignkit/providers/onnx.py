@@ -76,9 +76,14 @@ def ensure_onnx(folder: Path, precision: str = "fp32") -> Path:
         _build(folder, tmp, precision)
         _pad_outside_prompts(tmp / "genai_config.json")
         (tmp / STAMP).write_text(json.dumps(stamp))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        if out.exists() and _stamp(out) != stamp:
+            shutil.rmtree(out, ignore_errors=True)  # a stale conversion of an earlier checkpoint
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if _stamp(out) != stamp:
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same conversion first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
